@@ -1,0 +1,69 @@
+"""Validated configuration: typed, frozen models whose serialised form is YAML.
+
+Every config object forbids unknown keys, so a typo in a YAML file is reported with
+the path of the offending key instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from codesign.errors import ConfigError
+
+T = TypeVar("T", bound="Frozen")
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def describe_validation_error(exc: ValidationError, source: str) -> str:
+    """First problem of a pydantic error as one line: '<source>: <key.path>: <message> (got <value>)'."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    message = err["msg"]
+    if err["type"] == "extra_forbidden":
+        message = "unknown key"
+    got = err.get("input")
+    shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f" (got {got!r})"
+    more = len(exc.errors()) - 1
+    tail = f"; {more} more problem{'s' if more > 1 else ''}" if more > 0 else ""
+    return f"{source}: {where or '<top>'}: {message}{shown}{tail}"
+
+
+def parse(cls: type[T], data: Any, source: str) -> T:
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, source)) from None
+
+
+def read_yaml(path: str | Path) -> Any:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file")
+    try:
+        with path.open() as f:
+            return yaml.safe_load(f)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}:{where}: invalid YAML ({problem})") from None
+
+
+def load(cls: type[T], path: str | Path) -> T:
+    data = read_yaml(path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(data).__name__}")
+    return parse(cls, data, str(path))
+
+
+def dump(obj: BaseModel) -> str:
+    return yaml.safe_dump(obj.model_dump(mode="json"), sort_keys=False)

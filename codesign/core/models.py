@@ -1,0 +1,164 @@
+"""Model builders: a validated spec in, a Keras model out (float or QKeras-quantized).
+
+Layer names are fixed by position (enc_dense1, latent, dec_dense1, output, ...) so that
+per-layer quantization overrides, pruning reports and the hls4ml configuration can
+refer to them.
+"""
+
+from __future__ import annotations
+
+from codesign.core.spec import LSTMAE, VAE, DenseAE, FixedPoint, LayerQuantization, ModelSpec
+
+
+def _quantized_bits(fmt: FixedPoint):
+    from qkeras import quantized_bits
+
+    return quantized_bits(fmt.bits, fmt.integer, alpha=1)
+
+
+def _activation(x, spec, name: str, q: LayerQuantization | None):
+    import tensorflow as tf
+    from qkeras import QActivation, quantized_bits, quantized_relu, quantized_tanh
+
+    layers = tf.keras.layers
+    if q is None:
+        if spec.activation == "leaky_relu":
+            return layers.LeakyReLU(alpha=spec.leaky_alpha, name=name)(x)
+        if spec.activation == "linear":
+            return x
+        return layers.Activation(spec.activation, name=name)(x)
+    a = q.activation
+    if spec.activation == "relu":
+        quantizer = quantized_relu(a.bits, a.integer)
+    elif spec.activation == "leaky_relu":
+        quantizer = quantized_relu(a.bits, a.integer, negative_slope=spec.leaky_alpha)
+    elif spec.activation == "tanh":
+        quantizer = quantized_tanh(a.bits, a.integer)
+    else:
+        quantizer = quantized_bits(a.bits, a.integer, alpha=1)
+    return QActivation(quantizer, name=name)(x)
+
+
+def _dense_block(x, units: int, name: str, spec, activation: bool = True):
+    """Dense (or QDense) -> [BatchNorm] -> activation."""
+    import tensorflow as tf
+    from qkeras import QDense
+
+    q = spec.quantization.for_layer(name) if spec.quantization is not None else None
+    if q is None:
+        x = tf.keras.layers.Dense(units, kernel_initializer="he_uniform", name=name)(x)
+    else:
+        x = QDense(units, kernel_initializer="he_uniform", kernel_quantizer=_quantized_bits(q.weight),
+                   bias_quantizer=_quantized_bits(q.bias), name=name)(x)
+    if not activation:
+        return x
+    if spec.batchnorm:
+        x = tf.keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    return _activation(x, spec, f"{name}_act", q)
+
+
+def _input(shape, spec):
+    import tensorflow as tf
+
+    inp = tf.keras.Input(shape=tuple(shape), name="input")
+    x = tf.keras.layers.BatchNormalization(name="input_bn")(inp) if spec.input_batchnorm else inp
+    return inp, x
+
+
+def build_dense_ae(spec: DenseAE, input_shape):
+    import tensorflow as tf
+
+    inp, x = _input(input_shape, spec)
+    for i, width in enumerate(spec.encoder, 1):
+        x = _dense_block(x, width, f"enc_dense{i}", spec)
+    x = _dense_block(x, spec.latent, "latent", spec, activation=False)
+    for i, width in enumerate(spec.decoder_widths, 1):
+        x = _dense_block(x, width, f"dec_dense{i}", spec)
+    out = _dense_block(x, int(input_shape[-1]), "output", spec, activation=False)
+    return tf.keras.Model(inp, out, name="dense_ae")
+
+
+def build_vae(spec: VAE, input_shape):
+    import tensorflow as tf
+
+    from codesign.core.layers import Sampling
+
+    inp, x = _input(input_shape, spec)
+    for i, width in enumerate(spec.encoder, 1):
+        x = _dense_block(x, width, f"enc_dense{i}", spec)
+    z_mean = _dense_block(x, spec.latent, "z_mean", spec, activation=False)
+    z_log_var = _dense_block(x, spec.latent, "z_log_var", spec, activation=False)
+    z = Sampling(beta=spec.beta, name="sampling")([z_mean, z_log_var])
+    x = z
+    for i, width in enumerate(spec.decoder_widths, 1):
+        x = _dense_block(x, width, f"dec_dense{i}", spec)
+    out = _dense_block(x, int(input_shape[-1]), "output", spec, activation=False)
+    return tf.keras.Model(inp, out, name="vae")
+
+
+def vae_encoder(model):
+    """The deployable half of a (trained, possibly pruning-stripped) VAE: input -> (z_mean, z_log_var)."""
+    import tensorflow as tf
+
+    return tf.keras.Model(model.input, [model.get_layer("z_mean").output, model.get_layer("z_log_var").output],
+                          name="vae_encoder")
+
+
+def _lstm(units: int, name: str, spec: LSTMAE, return_sequences: bool):
+    import tensorflow as tf
+    from qkeras import QLSTM
+
+    if spec.quantization is None:
+        return tf.keras.layers.LSTM(units, activation=spec.activation, return_sequences=return_sequences, name=name)
+    q = spec.quantization.for_layer(name)
+    # Table-based tanh/sigmoid (not the hard variants, which hls4ml refuses for QLSTM).
+    return QLSTM(units, activation=spec.activation, recurrent_activation="sigmoid",
+                 kernel_quantizer=_quantized_bits(q.weight), recurrent_quantizer=_quantized_bits(q.weight),
+                 bias_quantizer=_quantized_bits(q.bias), return_sequences=return_sequences, name=name)
+
+
+def build_lstm_ae(spec: LSTMAE, input_shape):
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+    steps, features = int(input_shape[0]), int(input_shape[1])
+    inp, x = _input(input_shape, spec)
+    outer = spec.units[0]
+    if spec.variant == "sparse":
+        x = _lstm(outer, "enc_lstm1", spec, return_sequences=False)(x)
+        x = layers.Dropout(spec.dropout, name="enc_dropout")(x)
+        latent = outer
+    else:
+        if len(spec.units) < 2:
+            raise ValueError("the undercomplete LSTM AE needs two widths in units (outer, inner)")
+        inner = spec.units[1]
+        x = _lstm(outer, "enc_lstm1", spec, return_sequences=True)(x)
+        x = _lstm(inner, "enc_lstm2", spec, return_sequences=False)(x)
+        latent = inner
+    # RepeatVector(steps), written as Reshape + UpSampling1D so that hls4ml can convert it.
+    x = layers.Reshape((1, latent), name="repeat_reshape")(x)
+    x = layers.UpSampling1D(steps, name="repeat")(x)
+    if spec.variant == "sparse":
+        x = _lstm(outer, "dec_lstm1", spec, return_sequences=True)(x)
+        x = layers.Dropout(spec.dropout, name="dec_dropout")(x)
+    else:
+        x = _lstm(latent, "dec_lstm1", spec, return_sequences=True)(x)
+        x = _lstm(outer, "dec_lstm2", spec, return_sequences=True)(x)
+    if spec.quantization is None:
+        dense = layers.Dense(features, name="output")
+    else:
+        from qkeras import QDense
+
+        q = spec.quantization.for_layer("output")
+        dense = QDense(features, kernel_quantizer=_quantized_bits(q.weight), bias_quantizer=_quantized_bits(q.bias),
+                       name="output")
+    out = layers.TimeDistributed(dense, name="output_td")(x)
+    return tf.keras.Model(inp, out, name=f"lstm_ae_{spec.variant}")
+
+
+BUILDERS = {DenseAE: build_dense_ae, VAE: build_vae, LSTMAE: build_lstm_ae}
+
+
+def build(spec: ModelSpec, input_shape):
+    """Build the model a spec describes; input_shape excludes the batch axis."""
+    return BUILDERS[type(spec)](spec, input_shape)

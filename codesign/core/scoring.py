@@ -1,0 +1,40 @@
+"""Anomaly scores of the model families, as the trigger would compute them.
+
+AE: mean squared (or absolute) reconstruction error over the inputs. VAE: a score from
+the encoder alone, since only the encoder is deployed — the KL divergence of q(z|x) from
+the prior, or the latent radius sum(mu^2) — or the reconstruction error for comparison.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from codesign.core.spec import VAE, ModelSpec
+
+PREDICT_BATCH = 16384
+
+
+def reconstruction_error(x: np.ndarray, reconstruction: np.ndarray, kind: str = "mse") -> np.ndarray:
+    diff = np.asarray(reconstruction, dtype=np.float64) - np.asarray(x, dtype=np.float64)
+    axes = tuple(range(1, diff.ndim))
+    return np.mean(diff * diff, axis=axes) if kind == "mse" else np.mean(np.abs(diff), axis=axes)
+
+
+def kl_score(z_mean: np.ndarray, z_log_var: np.ndarray) -> np.ndarray:
+    z_mean = np.asarray(z_mean, dtype=np.float64)
+    z_log_var = np.asarray(z_log_var, dtype=np.float64)
+    return -0.5 * np.sum(1.0 + z_log_var - z_mean**2 - np.exp(z_log_var), axis=-1)
+
+
+def radius_score(z_mean: np.ndarray) -> np.ndarray:
+    return np.sum(np.asarray(z_mean, dtype=np.float64) ** 2, axis=-1)
+
+
+def anomaly_score(model, spec: ModelSpec, x: np.ndarray, loss: str = "mse") -> np.ndarray:
+    """Per-event anomaly score of a trained float or QKeras model on preprocessed inputs."""
+    if isinstance(spec, VAE) and spec.score != "mse":
+        from codesign.core.models import vae_encoder
+
+        z_mean, z_log_var = vae_encoder(model).predict(x, batch_size=PREDICT_BATCH, verbose=0)
+        return kl_score(z_mean, z_log_var) if spec.score == "kl" else radius_score(z_mean)
+    return reconstruction_error(x, model.predict(x, batch_size=PREDICT_BATCH, verbose=0), loss)

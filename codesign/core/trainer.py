@@ -1,0 +1,91 @@
+"""The one trainer every task uses: seeded, early-stopped, LR on plateau, NaN-safe, pruning-aware."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from codesign.config import Frozen
+from codesign.core import pruning as pruning_mod
+from codesign.core.spec import Pruning
+from codesign.errors import CodesignError
+
+log = logging.getLogger("codesign")
+
+
+class Training(Frozen):
+    epochs: int = Field(100, ge=1)
+    batch_size: int = Field(1024, ge=1)
+    learning_rate: float = Field(1e-3, gt=0.0)
+    loss: Literal["mse", "mae"] = "mse"
+    early_stopping_patience: int = Field(8, ge=1)
+    lr_patience: int = Field(3, ge=1)
+    lr_factor: float = Field(0.1, gt=0.0, lt=1.0)
+    min_lr: float = Field(1e-6, ge=0.0)
+    min_delta: float = Field(1e-4, ge=0.0)
+    shuffle: bool = True
+
+
+class TrainingFailed(CodesignError):
+    """Training diverged (NaN loss); a search records it as a failed candidate and goes on."""
+
+
+@dataclass(frozen=True)
+class Fitted:
+    model: object  # the trained Keras model, pruning wrappers stripped
+    history: dict[str, list[float]]
+    epochs_run: int
+    sparsity: dict[str, float]  # per-layer kernel sparsity after stripping
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def fit(model, x, y, x_val, y_val, training: Training, pruning: Pruning | None = None, seed: int = 0,
+        verbose: int = 0) -> Fitted:
+    """Train `model` (pruning it when `pruning` is set) and return the stripped result."""
+    import tensorflow as tf
+
+    seed_everything(seed)
+    steps_per_epoch = math.ceil(len(x) / training.batch_size)
+    callbacks = [
+        tf.keras.callbacks.TerminateOnNaN(),
+        tf.keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=training.lr_factor,
+                                             patience=training.lr_patience, min_delta=training.min_delta,
+                                             cooldown=2, min_lr=training.min_lr),
+        # Early stopping only watches epochs after pruning has reached its final sparsity,
+        # so the restored "best" weights are always pruned ones.
+        tf.keras.callbacks.EarlyStopping(monitor="val_loss", patience=training.early_stopping_patience,
+                                         min_delta=training.min_delta, restore_best_weights=True,
+                                         start_from_epoch=pruning.end_epoch if pruning else 0),
+    ]
+    if pruning is not None:
+        if pruning.end_epoch >= training.epochs:
+            raise CodesignError(f"pruning.end_epoch ({pruning.end_epoch}) must be below training.epochs "
+                                f"({training.epochs}) so that the pruned model is trained after reaching its sparsity")
+        model = pruning_mod.wrap(model, pruning, steps_per_epoch)
+        callbacks += pruning_mod.callbacks()
+    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=training.learning_rate), loss=training.loss)
+    history = model.fit(x, y, validation_data=(x_val, y_val), epochs=training.epochs,
+                        batch_size=training.batch_size, shuffle=training.shuffle, callbacks=callbacks,
+                        verbose=verbose)
+    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    losses = hist.get("loss", [])
+    if not losses or not np.all(np.isfinite(losses)):
+        raise TrainingFailed(f"training diverged: loss became non-finite at epoch {len(losses)}")
+    if pruning is not None:
+        model = pruning_mod.strip(model)
+        sparsity = pruning_mod.verify(model, pruning)
+    else:
+        sparsity = pruning_mod.kernel_sparsity(model)
+    return Fitted(model=model, history=hist, epochs_run=len(losses), sparsity=sparsity)

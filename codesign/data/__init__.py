@@ -1,0 +1,1 @@
+"""Event and histogram data: synthetic generators and readers of the real formats."""

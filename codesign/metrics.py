@@ -1,0 +1,192 @@
+"""Anomaly-detection metrics as pure functions over numpy score arrays.
+
+Convention: a higher score means more anomalous; background is label 0, signal 1.
+The trigger metric is the signal efficiency (TPR) at a fixed background false-positive
+rate: the threshold is the background score above which at most FPR x N background
+events lie. A threshold set by fewer than `min_background_above` (default 10)
+background events is statistically meaningless, so asking for it raises MetricError
+instead of returning a number.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from codesign.errors import MetricError
+
+MIN_BACKGROUND_ABOVE = 10
+ONE_SIGMA = (15.865525393145708, 84.13447460685429)  # central 68.27 % interval, in percent
+
+
+def _as_scores(name: str, values) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64).ravel()
+    if arr.size == 0:
+        raise MetricError(f"{name} scores are empty")
+    if not np.isfinite(arr).all():
+        raise MetricError(f"{name} scores contain {int((~np.isfinite(arr)).sum())} non-finite values")
+    return arr
+
+
+def roc_curve(background, signal):
+    """(fpr, tpr, thresholds) with thresholds decreasing; a point means 'score > threshold'."""
+    b = np.sort(_as_scores("background", background))
+    s = np.sort(_as_scores("signal", signal))
+    thresholds = np.unique(np.concatenate([b, s]))[::-1]
+    fpr = (len(b) - np.searchsorted(b, thresholds, side="right")) / len(b)
+    tpr = (len(s) - np.searchsorted(s, thresholds, side="right")) / len(s)
+    # Prepend the point that accepts nothing and append the one that accepts everything.
+    return (np.concatenate([[0.0], fpr, [1.0]]), np.concatenate([[0.0], tpr, [1.0]]),
+            np.concatenate([[np.inf], thresholds, [-np.inf]]))
+
+
+def auc(background, signal) -> float:
+    """Area under the ROC curve = P(signal score > background score) + P(tie)/2 (Mann-Whitney U)."""
+    b = _as_scores("background", background)
+    s = _as_scores("signal", signal)
+    return float(_weighted_auc(*_auc_groups(b, s)))
+
+
+def _auc_groups(b: np.ndarray, s: np.ndarray):
+    """Per-distinct-score counts of background and signal, in increasing score order."""
+    values = np.concatenate([b, s])
+    is_signal = np.concatenate([np.zeros(len(b), bool), np.ones(len(s), bool)])
+    order = np.argsort(values, kind="stable")
+    sorted_values = values[order]
+    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
+    return order, is_signal[order], starts
+
+
+def _weighted_auc(order, sorted_is_signal, starts, weights=None):
+    w = np.ones(len(order)) if weights is None else weights[order]
+    wb = np.add.reduceat(np.where(sorted_is_signal, 0.0, w), starts)
+    ws = np.add.reduceat(np.where(sorted_is_signal, w, 0.0), starts)
+    below = np.cumsum(wb) - wb
+    total_b, total_s = wb.sum(), ws.sum()
+    return np.sum(ws * (below + 0.5 * wb)) / (total_b * total_s)
+
+
+def background_events_needed(fpr: float, min_background_above: int = MIN_BACKGROUND_ABOVE) -> int:
+    """Smallest background sample for which a threshold at `fpr` has `min_background_above` events above it."""
+    return math.ceil(min_background_above / fpr - 1e-9)
+
+
+def require_resolvable(n_background: int, fpr: float, min_background_above: int = MIN_BACKGROUND_ABOVE) -> int:
+    """Number of background events allowed above the threshold; MetricError if too few to trust."""
+    if not 0.0 < fpr < 1.0:
+        raise MetricError(f"FPR must be in (0, 1), got {fpr}")
+    allowed = math.floor(fpr * n_background + 1e-9)
+    if allowed < min_background_above:
+        raise MetricError(
+            f"cannot resolve FPR {fpr:g} with {n_background} background events: the threshold would rest on "
+            f"{allowed} events above it, at least {min_background_above} are needed "
+            f"(use >= {background_events_needed(fpr, min_background_above)} background events)")
+    return allowed
+
+
+def threshold_at_fpr(background, fpr: float, min_background_above: int = MIN_BACKGROUND_ABOVE):
+    """(threshold, n_above): at most floor(fpr * N) background events lie strictly above the threshold."""
+    b = _as_scores("background", background)
+    allowed = require_resolvable(len(b), fpr, min_background_above)
+    top = -np.partition(-b, allowed)[: allowed + 1]
+    threshold = float(np.min(top))  # the (allowed+1)-th largest background score
+    return threshold, int(np.sum(b > threshold))
+
+
+def tpr_at_threshold(signal, threshold: float) -> float:
+    return float(np.mean(_as_scores("signal", signal) > threshold))
+
+
+@dataclass(frozen=True)
+class SignalScores:
+    """Metrics of one signal against the background, with bootstrap 68 % intervals."""
+
+    signal: str
+    auc: float
+    auc_interval: tuple[float, float]
+    fpr: float
+    tpr: float
+    tpr_interval: tuple[float, float]
+    threshold: float
+    n_background: int
+    n_background_above: int
+    n_signal: int
+    n_bootstrap: int
+
+    @property
+    def tpr_error(self) -> float:
+        """Symmetrised half-width of the 68 % interval, for tables and error bars."""
+        return 0.5 * (self.tpr_interval[1] - self.tpr_interval[0])
+
+    @property
+    def auc_error(self) -> float:
+        return 0.5 * (self.auc_interval[1] - self.auc_interval[0])
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def bootstrap_tpr_at_fpr(background, signal, fpr: float, n_bootstrap: int = 1000, seed: int = 0,
+                         min_background_above: int = MIN_BACKGROUND_ABOVE) -> np.ndarray:
+    """TPR at `fpr` in `n_bootstrap` resamplings of both samples (threshold re-derived each time).
+
+    Exact multinomial resampling, computed only where it matters: the number of resampled
+    background events among the top M scores is Binomial(N, M/N) and spreads uniformly
+    over them; the resampled signal count above a threshold is Binomial(n_s, p(threshold)).
+    """
+    b = _as_scores("background", background)
+    s = np.sort(_as_scores("signal", signal))
+    allowed = require_resolvable(len(b), fpr, min_background_above)
+    rng = np.random.default_rng(seed)
+    m = min(len(b), 4 * allowed + 200)
+    top = np.sort(np.partition(-b, m - 1)[:m])  # negated scores, so ascending = descending score
+    top = -top
+    out = np.empty(n_bootstrap)
+    for i in range(n_bootstrap):
+        in_top = rng.binomial(len(b), m / len(b)) if m < len(b) else len(b)
+        counts = rng.multinomial(in_top, np.full(m, 1.0 / m))
+        cumulative = np.cumsum(counts)
+        j = int(np.searchsorted(cumulative, allowed, side="right"))
+        threshold = top[min(j, m - 1)]
+        p = (len(s) - np.searchsorted(s, threshold, side="right")) / len(s)
+        out[i] = rng.binomial(len(s), p) / len(s)
+    return out
+
+
+def bootstrap_auc(background, signal, n_bootstrap: int = 100, seed: int = 0) -> np.ndarray:
+    """AUC in Poisson-bootstrap resamplings (weights ~ Poisson(1)), reusing one sort."""
+    b = _as_scores("background", background)
+    s = _as_scores("signal", signal)
+    order, sorted_is_signal, starts = _auc_groups(b, s)
+    rng = np.random.default_rng(seed)
+    n = len(b) + len(s)
+    return np.array([_weighted_auc(order, sorted_is_signal, starts, rng.poisson(1.0, n).astype(np.float64))
+                     for _ in range(n_bootstrap)])
+
+
+def score_signal(name: str, background, signal, fpr: float = 1e-5, n_bootstrap: int = 200, seed: int = 0,
+                 min_background_above: int = MIN_BACKGROUND_ABOVE) -> SignalScores:
+    b = _as_scores("background", background)
+    s = _as_scores(f"signal '{name}'", signal)
+    threshold, n_above = threshold_at_fpr(b, fpr, min_background_above)
+    tprs = bootstrap_tpr_at_fpr(b, s, fpr, n_bootstrap=max(n_bootstrap, 200), seed=seed,
+                                min_background_above=min_background_above)
+    aucs = bootstrap_auc(b, s, n_bootstrap=n_bootstrap, seed=seed + 1)
+    return SignalScores(
+        signal=name, auc=auc(b, s), auc_interval=tuple(float(v) for v in np.percentile(aucs, ONE_SIGMA)),
+        fpr=fpr, tpr=tpr_at_threshold(s, threshold), tpr_interval=tuple(float(v) for v in np.percentile(tprs, ONE_SIGMA)),
+        threshold=threshold, n_background=len(b), n_background_above=n_above, n_signal=len(s),
+        n_bootstrap=n_bootstrap)
+
+
+def false_alarm_rates(background, signal, efficiencies=(0.5, 0.9, 0.99)) -> dict[float, float]:
+    """Background false-alarm rate at the thresholds that keep the given signal efficiencies (DQM tables)."""
+    b = _as_scores("background", background)
+    s = _as_scores("signal", signal)
+    out = {}
+    for eff in efficiencies:
+        threshold = np.quantile(s, 1.0 - eff, method="lower")
+        out[float(eff)] = float(np.mean(b >= threshold))
+    return out

@@ -1,0 +1,153 @@
+"""What every anomaly-detection task shares: the config frame, the dataset, train-and-score, the run directory."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pydantic import Field
+
+from codesign import metrics, provenance
+from codesign.config import Frozen, dump
+from codesign.core import persistence
+from codesign.core.preprocessing import Kind, Preprocessor
+from codesign.core.spec import DenseAE, ModelSpec
+from codesign.core.trainer import Training
+from codesign.errors import CodesignError
+
+log = logging.getLogger("codesign")
+
+
+class Metrics(Frozen):
+    fpr: float = Field(1e-5, gt=0.0, lt=1.0)
+    n_bootstrap: int = Field(200, ge=10)
+    min_background_above: int = Field(metrics.MIN_BACKGROUND_ABOVE, ge=1)
+
+
+class TaskConfig(Frozen):
+    """Fields every task config has; tasks add `task` and `data`."""
+
+    seed: int = 42
+    preprocessing: Kind = "none"
+    model: ModelSpec = DenseAE()
+    training: Training = Training()
+    metrics: Metrics = Metrics()
+
+
+@dataclass
+class Dataset:
+    """Raw (unpreprocessed) inputs: background train/val/test and one test array per signal."""
+
+    x_train: np.ndarray
+    x_val: np.ndarray
+    x_test: np.ndarray
+    signals: dict[str, np.ndarray]
+    input_names: list[str]
+    sources: dict = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    scores: dict[str, metrics.SignalScores]
+    background_scores: np.ndarray
+    signal_scores: dict[str, np.ndarray]
+    model: object
+    preprocessor: Preprocessor
+    metadata: dict
+
+
+def train_and_score(config: TaskConfig, data: Dataset, verbose: int = 0) -> Result:
+    """Fit preprocessing on training data, train the model, score every signal against the test background."""
+    from codesign.core.models import build
+    from codesign.core.scoring import anomaly_score
+    from codesign.core.trainer import fit, seed_everything
+
+    # Fail before training, not after, if the test background cannot resolve the FPR.
+    metrics.require_resolvable(len(data.x_test), config.metrics.fpr, config.metrics.min_background_above)
+    pre = Preprocessor.fit(config.preprocessing, data.x_train)
+    x_train, x_val = pre.transform(data.x_train), pre.transform(data.x_val)
+    start = time.perf_counter()
+    seed_everything(config.seed)
+    model = build(config.model, x_train.shape[1:])
+    fitted = fit(model, x_train, x_train, x_val, x_val, config.training, config.model.pruning, config.seed,
+                 verbose=verbose)
+    train_seconds = time.perf_counter() - start
+    loss = config.training.loss
+    background = anomaly_score(fitted.model, config.model, pre.transform(data.x_test), loss)
+    signal_scores = {name: anomaly_score(fitted.model, config.model, pre.transform(x), loss)
+                     for name, x in data.signals.items()}
+    scores = {name: metrics.score_signal(name, background, s, config.metrics.fpr, config.metrics.n_bootstrap,
+                                         seed=config.seed, min_background_above=config.metrics.min_background_above)
+              for name, s in signal_scores.items()}
+    from codesign.core.pruning import overall_sparsity
+
+    metadata = {
+        "task": getattr(config, "task", None),
+        "config": config.model_dump(mode="json"),
+        "provenance": provenance.record(seed=config.seed),
+        "data": {**data.sources, "n_train": len(data.x_train), "n_val": len(data.x_val),
+                 "n_test_background": len(data.x_test), "n_signal": {k: len(v) for k, v in data.signals.items()}},
+        "input_names": data.input_names,
+        "preprocessing": pre.to_dict(),
+        "training": {"epochs_run": fitted.epochs_run, "seconds": round(train_seconds, 1), "history": fitted.history},
+        "sparsity": {"per_layer": fitted.sparsity, "overall": overall_sparsity(fitted.model)},
+        "parameters": int(fitted.model.count_params()),
+        "scores": {k: v.to_dict() for k, v in scores.items()},
+    }
+    return Result(scores, background, signal_scores, fitted.model, pre, metadata)
+
+
+def prepare_run_dir(out: Path, force: bool = False) -> Path:
+    """Create `out`, refusing to overwrite a trained model there unless forced."""
+    if (out / "model" / persistence.METADATA_FILE).exists() and not force:
+        raise CodesignError(f"{out}: already holds a trained model; choose another --out or pass --force")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def save_run(out: Path, config: TaskConfig, result: Result) -> None:
+    """model/ (Keras file + metadata), config.yaml, scores.json/.csv and test_scores.h5 for reports."""
+    import h5py
+
+    persistence.save(out / "model", result.model, result.metadata)
+    (out / "config.yaml").write_text(dump(config))
+    (out / "scores.json").write_text(json.dumps({k: v.to_dict() for k, v in result.scores.items()}, indent=2) + "\n")
+    (out / "scores.csv").write_text(scores_csv(result.scores))
+    with h5py.File(out / "test_scores.h5", "w") as f:
+        f.create_dataset("background", data=result.background_scores, compression="lzf")
+        for name, values in result.signal_scores.items():
+            f.create_dataset(f"signal/{name}", data=values, compression="lzf")
+
+
+def scores_csv(scores: dict[str, metrics.SignalScores]) -> str:
+    cols = ["signal", "auc", "auc_low", "auc_high", "fpr", "tpr", "tpr_low", "tpr_high", "threshold",
+            "n_background", "n_background_above", "n_signal"]
+    lines = [",".join(cols)]
+    for s in scores.values():
+        lines.append(",".join(str(v) for v in [s.signal, s.auc, *s.auc_interval, s.fpr, s.tpr, *s.tpr_interval,
+                                                 s.threshold, s.n_background, s.n_background_above, s.n_signal]))
+    return "\n".join(lines) + "\n"
+
+
+def format_scores(columns: dict[str, dict[str, metrics.SignalScores]]) -> str:
+    """A per-signal table of AUC and TPR at the FPR, one column group per run label."""
+    labels = list(columns)
+    signals = list(next(iter(columns.values())))
+    fpr = next(iter(next(iter(columns.values())).values())).fpr
+    head = f"{'signal':<12}" + "".join(f" | {label[:36]:^36}" for label in labels)
+    sub = f"{'':<12}" + "".join(f" | {'AUC':^16} {f'TPR@FPR {fpr:.0e}':^19}" for _ in labels)
+    lines = [head, sub, "-" * len(sub)]
+    for name in signals:
+        row = f"{name:<12}"
+        for label in labels:
+            s = columns[label].get(name)
+            row += " | " + (f"{s.auc:.4f} ± {s.auc_error:.4f}  {s.tpr:8.2e} ± {s.tpr_error:7.1e}" if s else " " * 36)
+        lines.append(row)
+    first = next(iter(next(iter(columns.values())).values()))
+    lines.append(f"(thresholds set by {first.n_background_above} of {first.n_background} background test events "
+                 f"above them; ± = bootstrap 68 % interval, {first.n_bootstrap} resamplings)")
+    return "\n".join(lines)

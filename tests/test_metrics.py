@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from codesign import metrics
+from codesign.errors import MetricError
+
+
+def test_auc_hand_cases():
+    # signal 1.5 beats background 0 and 1; signal 3 beats all three: 5 of 6 pairs.
+    assert metrics.auc([0, 1, 2], [1.5, 3]) == pytest.approx(5 / 6)
+    assert metrics.auc([1, 1], [1]) == pytest.approx(0.5)  # ties count half
+    assert metrics.auc([0, 1], [2, 3]) == 1.0
+    assert metrics.auc([2, 3], [0, 1]) == 0.0
+
+
+def test_auc_matches_sklearn_with_ties(rng):
+    b = rng.integers(0, 50, 5000).astype(float)
+    s = rng.integers(10, 60, 3000).astype(float)
+    y = np.r_[np.zeros(len(b)), np.ones(len(s))]
+    assert metrics.auc(b, s) == pytest.approx(roc_auc_score(y, np.r_[b, s]), abs=1e-12)
+
+
+def test_roc_curve_endpoints_and_monotonic(rng):
+    fpr, tpr, thr = metrics.roc_curve(rng.normal(0, 1, 1000), rng.normal(1, 1, 500))
+    assert fpr[0] == 0 and tpr[0] == 0 and fpr[-1] == 1 and tpr[-1] == 1
+    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0) and np.all(np.diff(thr) < 0)
+
+
+def test_threshold_and_tpr_at_fpr_hand_case():
+    background = np.arange(1000.0)  # 0 .. 999
+    threshold, above = metrics.threshold_at_fpr(background, 0.01)
+    assert threshold == 989.0 and above == 10  # 990..999 lie strictly above
+    assert metrics.tpr_at_threshold([988.5, 989.0, 989.5, 1000.0], threshold) == 0.5
+
+
+def test_refuses_an_fpr_the_sample_cannot_resolve():
+    with pytest.raises(MetricError, match=r"999 background events.*9 events above.*use >= 1000"):
+        metrics.threshold_at_fpr(np.arange(999.0), 0.01)
+    with pytest.raises(MetricError, match="1000000"):
+        metrics.score_signal("s", np.arange(999_999.0), [1.0], fpr=1e-5)
+    assert metrics.background_events_needed(1e-5) == 1_000_000
+
+
+def test_refuses_non_finite_scores():
+    with pytest.raises(MetricError, match="non-finite"):
+        metrics.auc([0.0, np.nan], [1.0])
+
+
+def test_bootstrap_tpr_agrees_with_brute_force(rng):
+    b = rng.normal(0, 1, 20_000)
+    s = rng.normal(2.0, 1, 2_000)
+    fpr = 1e-3
+    fast = metrics.bootstrap_tpr_at_fpr(b, s, fpr, n_bootstrap=2000, seed=1)
+    slow = []
+    r = np.random.default_rng(2)
+    for _ in range(400):
+        bb = b[r.integers(0, len(b), len(b))]
+        ss = s[r.integers(0, len(s), len(s))]
+        t, _ = metrics.threshold_at_fpr(bb, fpr)
+        slow.append(np.mean(ss > t))
+    slow = np.array(slow)
+    assert fast.mean() == pytest.approx(slow.mean(), rel=0.05)
+    assert fast.std() == pytest.approx(slow.std(), rel=0.2)
+
+
+def test_bootstrap_auc_spread_agrees_with_brute_force(rng):
+    b = rng.normal(0, 1, 3000)
+    s = rng.normal(0.5, 1, 1000)
+    fast = metrics.bootstrap_auc(b, s, n_bootstrap=400, seed=1)
+    r = np.random.default_rng(3)
+    slow = np.array([metrics.auc(b[r.integers(0, 3000, 3000)], s[r.integers(0, 1000, 1000)]) for _ in range(300)])
+    assert fast.mean() == pytest.approx(slow.mean(), abs=2e-3)
+    assert fast.std() == pytest.approx(slow.std(), rel=0.2)
+
+
+def test_score_signal_reports_the_background_behind_the_threshold(rng):
+    b = rng.normal(0, 1, 100_000)
+    s = rng.normal(3, 1, 5_000)
+    res = metrics.score_signal("x", b, s, fpr=1e-4, n_bootstrap=50)
+    assert res.n_background == 100_000 and res.n_background_above == 10 and res.n_signal == 5_000
+    assert res.tpr_interval[0] <= res.tpr <= res.tpr_interval[1]
+    assert res.auc_interval[0] <= res.auc <= res.auc_interval[1]
+    assert 0.9 < res.auc < 1.0
+
+
+def test_false_alarm_rates_hand_case():
+    b = np.arange(100.0)
+    s = np.arange(50.0, 150.0)
+    rates = metrics.false_alarm_rates(b, s, (0.5, 1.0))
+    assert rates[0.5] == pytest.approx(0.01)  # threshold 99 keeps 51 % of the signal and one background
+    assert rates[1.0] == pytest.approx(0.5)
