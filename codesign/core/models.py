@@ -60,7 +60,7 @@ def _dense_block(x, units: int, name: str, spec, activation: bool = True):
 def _input(shape, spec):
     import tensorflow as tf
 
-    inp = tf.keras.Input(shape=tuple(shape), name="input")
+    inp = tf.keras.Input(shape=tuple(shape), name="inputs")  # "input" is reserved in hls4ml
     x = tf.keras.layers.BatchNormalization(name="input_bn")(inp) if spec.input_batchnorm else inp
     return inp, x
 
