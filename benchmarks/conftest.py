@@ -1,8 +1,8 @@
 """Benchmarks report speed as ratios to a reference measured in the same run.
 
 In each pytest-benchmark group the test whose name contains `reference` is the
-denominator; the summary at the end prints every other member's mean time relative to
-it, and the throughput where a test records `events` in extra_info.
+denominator; the summary at the end prints every member's time per event (per call
+where no `events` count is recorded in extra_info) relative to the reference's.
 """
 
 import os
@@ -17,13 +17,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     groups: dict[str, list] = {}
     for bench in session.benchmarks:
         groups.setdefault(bench.group or "", []).append(bench)
-    terminalreporter.section("codesign ratios (mean time / group reference)")
+    terminalreporter.section("codesign ratios (time per event / group reference)")
     for group, benches in sorted(groups.items()):
         refs = [b for b in benches if "reference" in b.name]
         ref = refs[0] if refs else None
+        def per_event(b):
+            return b.stats.mean / b.extra_info.get("events", 1)
+
         for b in benches:
-            mean = b.stats.mean
             events = b.extra_info.get("events")
-            rate = f"{events / mean:>14,.0f} events/s" if events else " " * 23
-            ratio = f"{mean / ref.stats.mean:8.3f}x reference" if ref is not None else ""
-            terminalreporter.write_line(f"{group:<18} {b.name:<55} {mean * 1e3:10.2f} ms {rate} {ratio}")
+            rate = f"{events / b.stats.mean:>14,.0f} events/s" if events else " " * 23
+            ratio = f"{per_event(b) / per_event(ref):8.3f}x reference time/event" if ref is not None else ""
+            terminalreporter.write_line(f"{group:<18} {b.name:<55} {b.stats.mean * 1e3:10.2f} ms {rate} {ratio}")

@@ -28,11 +28,11 @@ def test_train_step(benchmark, variant):
         model = pruning.wrap(model, prune, steps_per_epoch=100)
         callbacks = pruning.callbacks()
     model.compile(optimizer="adam", loss="mse")
-    x = np.random.default_rng(0).normal(size=(BATCH * 20, 57)).astype("float32")
+    x = np.random.default_rng(0).normal(size=(BATCH * 50, 57)).astype("float32")
     model.fit(x, x, batch_size=BATCH, epochs=1, verbose=0, callbacks=callbacks)  # trace and warm up
 
     def epoch():
         model.fit(x, x, batch_size=BATCH, epochs=1, verbose=0, callbacks=callbacks)
 
     benchmark.extra_info["events"] = len(x)
-    benchmark.pedantic(epoch, rounds=5, iterations=1)
+    benchmark.pedantic(epoch, rounds=7, iterations=1, warmup_rounds=1)
