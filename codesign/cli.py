@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from codesign import __version__
@@ -128,6 +129,76 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_emulate(args) -> int:
+    """Score with the bit-exact emulator, cross-check N events against C-simulation, print the metrics."""
+    import json
+
+    import numpy as np
+
+    from codesign import config as cfg
+    from codesign import evaluation, firmware
+    from codesign.core import persistence
+    from codesign.core.preprocessing import Preprocessor
+    from codesign.data import adc2021
+    from codesign.firmware.options import FirmwareOptions
+    from codesign.hardware import targets
+    from codesign.tasks import base, get
+
+    path = Path(args.model)
+    target = targets.load(args.target)
+    options = cfg.load(FirmwareOptions, args.firmware_config) if args.firmware_config else FirmwareOptions()
+    updates = {k: v for k, v in (("reuse_factor", args.reuse_factor), ("strategy", args.strategy)) if v is not None}
+    if updates:
+        options = cfg.parse(FirmwareOptions, {**options.model_dump(mode="json"), **updates}, "command line")
+    reference = {}
+    if path.is_dir():
+        model, meta = persistence.load(path / "model")
+        task = get(meta.get("task") or "l1-anomaly")
+        data = dict(meta["config"])
+        if args.data or args.signal:
+            data["data"] = {**data["data"], "background_file": args.data,
+                            "signal_files": dict(args.signal or []), "signals": [n for n, _ in args.signal or []]}
+        config = cfg.parse(task.Config, data, str(path / "model" / "metadata.json"))
+        spec, pre = config.model, Preprocessor.from_dict(meta["preprocessing"])
+        dataset = task.load_data(config, train_limit=100_000)
+        x_calib, x_test, signals = dataset.x_train, dataset.x_test, dataset.signals
+        fpr, n_boot, seed = config.metrics.fpr, config.metrics.n_bootstrap, config.seed
+        if not (args.data or args.signal) and (path / "scores.json").is_file():
+            from codesign.metrics import SignalScores
+
+            raw = json.loads((path / "scores.json").read_text())
+            reference = {k: SignalScores(**{**v, "auc_interval": tuple(v["auc_interval"]),
+                                            "tpr_interval": tuple(v["tpr_interval"])}) for k, v in raw.items()}
+        out = Path(args.out) if args.out else path / "emulation"
+        cache = path / "firmware"
+    else:
+        if not args.data or not args.signal:
+            raise CodesignError(f"{path}: a model file needs --data BACKGROUND.h5 and --signal NAME=PATH "
+                                "(a run directory brings its own data)")
+        model, spec, pre = persistence.load_keras(path), None, None
+        x_test = adc2021.flatten(adc2021.read_events(args.data).particles)
+        x_calib = x_test[:100_000]
+        signals = {n: adc2021.flatten(adc2021.read_events(p).particles) for n, p in args.signal}
+        fpr, n_boot, seed = 1e-5, 200, 0
+        out = Path(args.out) if args.out else _default_run_dir("emulate")
+        cache = None
+    print(f"building firmware for {target.name} ({target.part}, {target.clock_mhz:g} MHz) ...", flush=True)
+    fw = firmware.build(model, spec, pre, x_calib, options, target.part, target.clock_period_ns, cache_dir=cache)
+    check = evaluation.check_bit_exact(fw, np.concatenate([x_test, *signals.values()]), args.csim_check, seed)
+    scores, background, signal_scores = evaluation.score_dataset(fw, x_test, signals, fpr, n_boot, seed)
+    evaluation.save_scores(out, scores, background, signal_scores)
+    (out / "bit_exact.json").write_text(json.dumps({**check.to_dict(), "firmware": str(fw.directory)}, indent=2))
+    columns = {"firmware (emulator)": scores}
+    if reference:
+        columns["Keras (training run)"] = reference
+    print(base.format_scores(columns))
+    print(f"bit-exact: {check.n_exact}/{check.n_events} events ({check.fraction:.3%}) C-sim vs emulator, "
+          f"{check.n_edge} of them edge cases; emulator {check.n_events / check.emulator_seconds:,.0f} events/s, "
+          f"C-sim {check.n_events / check.csim_seconds:,.0f} events/s")
+    print(f"score: {fw.output_types[0]} per event; firmware in {fw.directory}; results in {out}")
+    return 0 if check.n_exact == check.n_events else 1
+
+
 def cmd_generate(args) -> int:
     from codesign.tasks import l1_anomaly
 
@@ -166,6 +237,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite a model already in --out")
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser("emulate", help="score with the bit-exact firmware emulator, cross-checked against C-sim")
+    p.add_argument("model", help="a run directory (from `codesign train`) or a Keras .h5/.keras model file")
+    p.add_argument("--data", help="background h5 file (ADC2021 layout); default: the run's own test data")
+    p.add_argument("--signal", action="append", type=_signal_arg, metavar="NAME=PATH", help="signal h5 (repeatable)")
+    p.add_argument("--csim-check", type=int, default=2000, metavar="N",
+                   help="events to compare bit for bit against hls4ml C-simulation (default 2000, plus edge cases)")
+    p.add_argument("--target", default="xcvu13p", help="FPGA target from targets/ (default xcvu13p)")
+    p.add_argument("--firmware-config", help="YAML with firmware options (precision sizing, strategy, reuse)")
+    p.add_argument("--reuse-factor", type=int)
+    p.add_argument("--strategy", choices=["latency", "resource"])
+    p.add_argument("--out", help="where to write the firmware scores (default RUN_DIR/emulation)")
+    p.set_defaults(func=cmd_emulate)
+
     p = sub.add_parser("generate", help="write synthetic ADC2021-layout h5 files (background + 4 signals)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--n-background", type=int, default=4_000_000)
@@ -186,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
+        # Known and harmless: QKeras quantizers pass through keras.constraints.serialize.
+        warnings.filterwarnings("ignore", message=r"The `keras.constraints.serialize\(\)` API")
+        warnings.filterwarnings("ignore", message="Failed to propagate quantization scales")
     try:
         return args.func(args)
     except CodesignError as exc:

@@ -26,5 +26,9 @@ class ModelFileError(CodesignError):
     """A model file is missing, unsafe (Lambda layers) or not loadable."""
 
 
+class FirmwareError(CodesignError):
+    """A model cannot become firmware (unsupported layers, float parts that cannot be quantized, hls4ml failure)."""
+
+
 class ToolError(CodesignError):
     """An external tool (g++, vitis_hls, yosys) is missing or failed."""

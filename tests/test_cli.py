@@ -133,3 +133,40 @@ def test_fpr_the_test_set_cannot_resolve_fails_before_training(tmp_path):
     assert_one_line_error(proc, "data.n_test is too small", "cannot resolve FPR 1e-05 with 10000 background events",
                           "1000000")
     assert not (tmp_path / "run").exists()
+
+
+def test_emulate_a_run_is_bit_exact_and_scores_every_signal(tmp_path, small_config):
+    run = tmp_path / "run"
+    assert codesign("train", "--config", small_config, "--out", run).returncode == 0
+    proc = codesign("emulate", run, "--csim-check", 300)
+    assert proc.returncode == 0, proc.stderr
+    assert "firmware (emulator)" in proc.stdout and "Keras (training run)" in proc.stdout
+    line = next(l for l in proc.stdout.splitlines() if l.startswith("bit-exact:"))
+    n_exact, n_total = line.split()[1].split("/")
+    assert n_exact == n_total and int(n_total) > 300
+    result = json.loads((run / "emulation" / "bit_exact.json").read_text())
+    assert result["fraction"] == 1.0 and result["n_edge"] > 0
+    assert (run / "emulation" / "scores.json").exists()
+
+
+def test_emulate_refuses_lambda_models(tmp_path):
+    import tensorflow as tf
+
+    inp = tf.keras.Input((57,))
+    path = tmp_path / "lambda.h5"
+    tf.keras.Model(inp, tf.keras.layers.Lambda(lambda t: t + 1, name="sneaky")(inp)).save(path)
+    proc = codesign("emulate", path, "--data", path, "--signal", f"A={path}")
+    assert_one_line_error(proc, "refused to load", "sneaky")
+
+
+def test_emulate_lists_layers_that_cannot_be_firmware(tmp_path, background_sample):
+    import tensorflow as tf
+
+    inp = tf.keras.Input((57,))
+    x = tf.keras.layers.Dense(8, activation="sigmoid", name="squash")(inp)
+    path = tmp_path / "model.h5"
+    tf.keras.Model(inp, tf.keras.layers.Dense(57, name="out")(x)).save(path)
+    data = tmp_path / "bkg.h5"
+    adc2021.write_events(data, background_sample.particles[:2000])
+    proc = codesign("emulate", path, "--data", data, "--signal", f"A={data}", "--out", tmp_path / "o")
+    assert_one_line_error(proc, "cannot build firmware", "squash (Dense with a built-in sigmoid activation)")

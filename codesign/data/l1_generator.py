@@ -522,6 +522,8 @@ def background_chunks(n: int, seed: int, chunk_size: int = 250_000,
 
 def background(n: int, seed: int, chunk_size: int = 250_000, det: Detector = DEFAULT_DETECTOR) -> Sample:
     chunks = list(background_chunks(n, seed, chunk_size, det))
+    if not chunks:
+        return Sample(np.zeros((0, N_OBJECTS, N_FEATURES), np.float32), np.zeros(0, np.int8))
     return Sample(np.concatenate([c.particles for c in chunks]), np.concatenate([c.process for c in chunks]))
 
 

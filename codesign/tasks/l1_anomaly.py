@@ -57,21 +57,30 @@ class Config(TaskConfig):
         return self
 
 
-def load_data(config: Config) -> Dataset:
-    """Synthetic events by default; the real-layout files named in config.data otherwise."""
+def load_data(config: Config, train_limit: int | None = None) -> Dataset:
+    """Synthetic events by default; the real-layout files named in config.data otherwise.
+
+    `train_limit` caps the training sample (e.g. to a calibration sample when only the test
+    set is needed); the test set and signals are the run's own either way.
+    """
     d = config.data
     if d.background_file is None:
         if d.signal_files:
             raise ConfigError("data.signal_files needs data.background_file (or --data) as well")
-        return synthetic(d, config.seed)
-    return from_files(d, config.seed)
+        return synthetic(d, config.seed, train_limit)
+    dataset = from_files(d, config.seed)
+    if train_limit is not None:
+        dataset.x_train = dataset.x_train[:train_limit]
+    return dataset
 
 
-def synthetic(d: Data, seed: int) -> Dataset:
-    log.info("generating %d background and %d x %d signal events (seed %d)", d.n_train + d.n_val + d.n_test,
+def synthetic(d: Data, seed: int, train_limit: int | None = None) -> Dataset:
+    n_train = d.n_train if train_limit is None else min(d.n_train, train_limit)
+    n_val = d.n_val if train_limit is None else 0
+    log.info("generating %d background and %d x %d signal events (seed %d)", n_train + n_val + d.n_test,
              len(d.signals), d.n_signal, seed)
     # Independent streams: training, validation and test never share events.
-    parts = [gen.background(n, seed=seed * 1000 + k) for k, n in enumerate((d.n_train, d.n_val, d.n_test))]
+    parts = [gen.background(n, seed=seed * 1000 + k) for k, n in enumerate((n_train, n_val, d.n_test))]
     x_train, x_val, x_test = (adc2021.flatten(p.particles) for p in parts)
     signals = {name: adc2021.flatten(gen.signal(name, d.n_signal, seed=seed * 1000 + 3).particles)
                for name in d.signals}

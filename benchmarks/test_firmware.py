@@ -1,0 +1,67 @@
+"""Inference speed on the seed-004 8-bit pruned autoencoder (57 inputs): hls4ml C-simulation (reference),
+the bit-exact numpy emulator, QKeras predict, and Keras float predict of the same architecture."""
+
+import numpy as np
+import pytest
+
+from codesign import firmware
+from codesign.core import models
+from codesign.core.spec import DenseAE, FixedPoint, Pruning, Quantization
+from codesign.data import adc2021
+from codesign.data import l1_generator as gen
+
+N_CSIM = 3_000
+N_FAST = 200_000
+SPEC = DenseAE(activation="relu", quantization=Quantization(weight=FixedPoint(bits=8, integer=0),
+                                                            activation=FixedPoint(bits=8, integer=0)),
+               pruning=Pruning(sparsity=0.75, end_epoch=1))
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    from codesign.core.trainer import seed_everything
+
+    seed_everything(0)
+    model = models.build(SPEC, (57,))
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        if type(layer).__name__ == "QDense":
+            kernel, bias = layer.get_weights()
+            kernel = np.where(rng.uniform(size=kernel.shape) < 0.75, 0.0, kernel)
+            layer.set_weights([layer.kernel_quantizer_internal(kernel).numpy(),
+                               layer.bias_quantizer_internal(bias).numpy()])
+    x = adc2021.flatten(gen.background(N_FAST, seed=3).particles)
+    fw = firmware.build(model, SPEC, None, x[:50_000], cache_dir=tmp_path_factory.mktemp("fw"))
+    float_model = models.build(DenseAE(), (57,))
+    return fw, model, float_model, x
+
+
+@pytest.mark.benchmark(group="firmware-inference")
+def test_csim_reference(benchmark, setup):
+    fw, _, _, x = setup
+    benchmark.extra_info["events"] = N_CSIM
+    benchmark.pedantic(fw.csim, args=(x[:N_CSIM],), rounds=3, iterations=1)
+
+
+@pytest.mark.benchmark(group="firmware-inference")
+def test_emulator(benchmark, setup):
+    fw, _, _, x = setup
+    benchmark.extra_info["events"] = N_FAST
+    out = benchmark.pedantic(fw.emulate, args=(x,), rounds=3, iterations=1, warmup_rounds=1)
+    assert np.array_equal(out[0][:500], fw.csim(x[:500])[0])
+
+
+@pytest.mark.benchmark(group="firmware-inference")
+def test_qkeras_predict(benchmark, setup):
+    _, model, _, x = setup
+    benchmark.extra_info["events"] = N_FAST
+    benchmark.pedantic(model.predict, args=(x,), kwargs={"batch_size": 16384, "verbose": 0}, rounds=3,
+                       iterations=1, warmup_rounds=1)
+
+
+@pytest.mark.benchmark(group="firmware-inference")
+def test_keras_float_predict(benchmark, setup):
+    _, _, float_model, x = setup
+    benchmark.extra_info["events"] = N_FAST
+    benchmark.pedantic(float_model.predict, args=(x,), kwargs={"batch_size": 16384, "verbose": 0}, rounds=3,
+                       iterations=1, warmup_rounds=1)

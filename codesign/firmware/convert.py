@@ -1,0 +1,284 @@
+"""Trained Keras/QKeras model -> the firmware graph -> an hls4ml model with exact, explicit precisions.
+
+The firmware graph is the trained network with what the trigger needs around it:
+
+    inputs (integers in per-feature power-of-two units)
+      -> unscale        BatchNormalization, scale 2^e_i: exact, the physical value
+      -> preprocess     BatchNormalization with the fitted (x - mean) / std, when the model has one
+      -> the model's layers (for a VAE: the encoder up to z_mean)
+      -> score_diff, score_sq, score   sum of squared reconstruction errors (AE) or of z_mean^2 (VAE radius)
+
+so the trigger receives one fixed-point anomaly score per event. Precisions follow
+FirmwareOptions: QKeras quantizers are kept, Dense accumulators are exact, and every
+other type is sized from the calibration data and saturates.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from codesign.core.preprocessing import Preprocessor
+from codesign.core.spec import VAE
+from codesign.errors import FirmwareError
+from codesign.firmware import fixed
+from codesign.firmware.fixed import FixedType
+from codesign.firmware.options import FirmwareOptions
+
+log = logging.getLogger("codesign")
+
+FLOAT_ACTIVATIONS = {"relu", "linear"}
+QKERAS_ACTIVATIONS = {"quantized_relu", "quantized_bits"}
+PASS_THROUGH = {"Dropout", "InputLayer"}
+SUPPORTED = {"Dense", "QDense", "BatchNormalization", "Activation", "ReLU", "LeakyReLU", "QActivation", *PASS_THROUGH}
+
+
+@dataclass(frozen=True)
+class InputUnits:
+    """Per-feature input scaling: the firmware receives round-down(x / 2^e_i) as `bits`-bit signed integers."""
+
+    exponents: np.ndarray  # (n_inputs,) int
+    bits: int
+
+    @property
+    def type(self) -> FixedType:
+        return FixedType(self.bits, self.bits, True, "TRN", "SAT")
+
+    def to_units(self, x: np.ndarray) -> np.ndarray:
+        """Physical values in input units (exact: a power-of-two scaling); the firmware rounds and saturates."""
+        return np.ldexp(np.asarray(x, dtype=np.float64), -self.exponents[None, :])
+
+    def formats(self) -> list[FixedType]:
+        """Each feature's fixed-point format in physical units."""
+        return [FixedType(self.bits, self.bits + int(e), True, "TRN", "SAT") for e in self.exponents]
+
+    @classmethod
+    def derive(cls, x: np.ndarray, bits: int, headroom: float) -> "InputUnits":
+        peak = np.max(np.abs(np.asarray(x, dtype=np.float64)), axis=0) * headroom
+        # Largest e_i with peak / 2^e_i < 2^(bits-1); constant-zero features get the finest unit.
+        exps = np.where(peak > 0, np.ceil(np.log2(np.where(peak > 0, peak, 1.0))) - (bits - 1), -(bits - 1))
+        return cls(exps.astype(np.int64), bits)
+
+    def to_dict(self) -> dict:
+        return {"exponents": self.exponents.tolist(), "bits": self.bits}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "InputUnits":
+        return cls(np.asarray(data["exponents"], dtype=np.int64), int(data["bits"]))
+
+
+def _class(layer) -> str:
+    return type(layer).__name__
+
+
+def _activation_name(layer) -> str:
+    if _class(layer) == "QActivation":
+        return type(layer.quantizer).__name__ if not isinstance(layer.quantizer, str) else layer.quantizer
+    if _class(layer) == "Activation":
+        return getattr(layer.activation, "__name__", str(layer.activation))
+    return ""
+
+
+def deployed_layers(model, spec=None) -> list:
+    """The chain of layers that runs in firmware, or FirmwareError listing everything that cannot."""
+    layers = [l for l in model.layers if _class(l) != "InputLayer"]
+    if isinstance(spec, VAE):
+        if spec.score == "kl":
+            raise FirmwareError("a VAE scored by its KL term needs exp() of the log-variance, which hls4ml cannot "
+                                "implement exactly; deploy it with score: radius (sum of z_mean^2, as AXOL1TL does)")
+        if spec.score == "radius":
+            names = [l.name for l in layers]
+            layers = [l for l in layers[: names.index("z_mean") + 1] if l.name != "z_log_var"]
+    problems = []
+    for layer in layers:
+        cls = _class(layer)
+        if cls not in SUPPORTED:
+            problems.append(f"{layer.name} ({cls})")
+        elif cls == "Activation" and _activation_name(layer) not in FLOAT_ACTIVATIONS:
+            problems.append(f"{layer.name} (float {_activation_name(layer)} activation: no exact fixed-point form)")
+        elif cls == "QActivation" and _activation_name(layer) not in QKERAS_ACTIVATIONS:
+            problems.append(f"{layer.name} (QActivation {_activation_name(layer)})")
+        elif cls in ("Dense", "QDense") and getattr(layer.activation, "__name__", "linear") != "linear":
+            problems.append(f"{layer.name} ({cls} with a built-in {layer.activation.__name__} activation)")
+    if problems:
+        raise FirmwareError("cannot build firmware from these layers: " + ", ".join(problems) +
+                            f"; supported: {', '.join(sorted(SUPPORTED - PASS_THROUGH))} with relu/linear activations")
+    chain = [l for l in layers if _class(l) not in PASS_THROUGH]
+    for previous, layer in zip(chain, chain[1:]):
+        source = _inbound_layers(layer)
+        while len(source) == 1 and _class(source[0]) in PASS_THROUGH - {"InputLayer"}:
+            source = _inbound_layers(source[0])
+        if len(source) != 1 or source[0] is not previous:
+            raise FirmwareError(f"only chains of layers can be deployed: {layer.name} takes "
+                                f"{[l.name for l in source]}, not the output of {previous.name}")
+    return chain
+
+
+def _inbound_layers(layer) -> list:
+    inbound = layer._inbound_nodes[0].inbound_layers
+    return inbound if isinstance(inbound, list) else [inbound]
+
+
+def firmware_graph(model, spec, preprocessor: Preprocessor | None, units: InputUnits, score_head: bool = True):
+    """The float Keras graph hls4ml converts (layers named as in the module docstring)."""
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+    chain = deployed_layers(model, spec)
+    n_in = int(model.input_shape[-1])
+    if score_head and not isinstance(spec, VAE) and int(chain[-1].output_shape[-1]) != n_in:
+        raise FirmwareError(f"the reconstruction score needs an output of the input's size: {chain[-1].name} "
+                            f"gives {chain[-1].output_shape[-1]} values for {n_in} inputs")
+    inp = tf.keras.Input((n_in,), name="inputs")
+    unscale = layers.BatchNormalization(epsilon=0.0, name="unscale")
+    x = unscale(inp)
+    unscale.set_weights([np.ldexp(np.ones(n_in), units.exponents).astype("float32"), np.zeros(n_in, "float32"),
+                         np.zeros(n_in, "float32"), np.ones(n_in, "float32")])
+    if preprocessor is not None and preprocessor.kind != "none":
+        pre = layers.BatchNormalization(epsilon=0.0, name="preprocess")
+        x = pre(x)
+        pre.set_weights([(1.0 / preprocessor.scale).astype("float32"),
+                         (-preprocessor.offset / preprocessor.scale).astype("float32"),
+                         np.zeros(n_in, "float32"), np.ones(n_in, "float32")])
+    model_input = x
+    for layer in chain:
+        # A fresh copy, so that every layer of the firmware graph has exactly one inbound node.
+        clone = layer.__class__.from_config(layer.get_config())
+        x = clone(x)
+        clone.set_weights(layer.get_weights())
+    outputs = x
+    if score_head:
+        if isinstance(spec, VAE):
+            sq = layers.Multiply(name="score_sq")([x, x])
+        else:
+            diff = layers.Subtract(name="score_diff")([model_input, x])
+            sq = layers.Multiply(name="score_sq")([diff, diff])
+        score = layers.Dense(1, use_bias=False, kernel_initializer="ones", name="score")
+        outputs = score(sq)
+    return tf.keras.Model(inp, outputs, name="firmware")
+
+
+def profile(graph, x_units: np.ndarray) -> dict[str, float]:
+    """Largest |value| of every layer's output on the calibration events (float Keras)."""
+    import tensorflow as tf
+
+    names = [l.name for l in graph.layers if _class(l) != "InputLayer"]
+    probe = tf.keras.Model(graph.input, [graph.get_layer(n).output for n in names])
+    outs = probe.predict(x_units.astype(np.float32), batch_size=16384, verbose=0)
+    outs = outs if isinstance(outs, list) else [outs]
+    peaks = {n: float(np.max(np.abs(o))) for n, o in zip(names, outs)}
+    peaks["inputs"] = float(np.max(np.abs(x_units)))
+    return peaks
+
+
+def _fixed(bits: int, peak: float, headroom: float, signed: bool = True, rounding: str = "TRN",
+           overflow: str = "SAT") -> str:
+    integer = fixed.bits_for(peak * headroom, signed)
+    return str(FixedType(bits, integer, signed, rounding, overflow))
+
+
+def _exact_scale_type(exponents: np.ndarray) -> str:
+    hi, lo = int(exponents.max()), int(exponents.min())
+    return str(FixedType(hi - lo + 1, hi + 1, False))
+
+
+def _bn_constants(layer) -> tuple[np.ndarray, np.ndarray]:
+    gamma, beta, mean, var = (np.asarray(w, dtype=np.float64) for w in layer.get_weights())
+    scale = gamma / np.sqrt(var + layer.epsilon)
+    return scale, beta - mean * scale
+
+
+def hls_config(graph, peaks: dict[str, float], units: InputUnits, options: FirmwareOptions) -> dict:
+    """The hls4ml configuration (granularity 'name') with every precision codesign decides."""
+    import hls4ml
+
+    o = options
+    cfg = hls4ml.utils.config_from_keras_model(graph, granularity="name", backend=o.backend,
+                                               default_precision=f"fixed<{o.float_bits},8>")
+    cfg["Model"]["ReuseFactor"] = o.reuse_factor
+    cfg["Model"]["Strategy"] = o.strategy.capitalize()
+    # Batch normalisation stays a fixed-point layer of its own: fusing it into a QDense would move the
+    # weights off the grid they were trained on.
+    cfg["SkipOptimizers"] = ["fuse_batchnorm"]
+    layers = cfg["LayerName"]
+    by_name = {l.name: l for l in graph.layers}
+    following = {}
+    for layer in graph.layers:
+        for inbound in (_inbound_layers(layer) if layer._inbound_nodes and _class(layer) != "InputLayer" else []):
+            following.setdefault(inbound.name, []).append(layer)
+
+    def precision(name: str) -> dict:
+        return layers.setdefault(name, {}).setdefault("Precision", {})
+
+    def derived(name: str, signed: bool = True) -> str:
+        return _fixed(o.float_bits, peaks.get(name, 1.0), o.headroom, signed)
+
+    precision("inputs")["result"] = str(units.type)
+    for name, layer in by_name.items():
+        cls = _class(layer)
+        p = precision(name) if cls != "InputLayer" else None
+        nxt = following.get(name, [])
+        feeds_quantizer = bool(nxt) and all(_class(n) == "QActivation" for n in nxt)
+        # Exact ('auto') results only where a quantizer, directly or after a batch norm, narrows them next.
+        feeds_narrowing = bool(nxt) and all(
+            _class(n) == "QActivation" or (_class(n) == "BatchNormalization" and
+                                          all(_class(m) == "QActivation" for m in following.get(n.name, [])))
+            for n in nxt)
+        if name == "unscale":
+            p.update(scale=_exact_scale_type(units.exponents), bias="ufixed<1,1>", result="auto")
+        elif cls == "BatchNormalization":
+            scale, bias = _bn_constants(layer)
+            p.update(scale=_fixed(o.float_bits, np.max(np.abs(scale)), 1.0, overflow="WRAP", rounding="RND"),
+                     bias=_fixed(o.float_bits, np.max(np.abs(bias)), 1.0, overflow="WRAP", rounding="RND"),
+                     result="auto" if feeds_quantizer else derived(name))
+        elif cls == "Dense" and name != "score":
+            w, b = (np.asarray(v, dtype=np.float64) for v in layer.get_weights())
+            p.update(weight=_fixed(o.float_bits, np.max(np.abs(w)), 1.0, overflow="WRAP", rounding="RND"),
+                     bias=_fixed(o.float_bits, np.max(np.abs(b)), 1.0, overflow="WRAP", rounding="RND"),
+                     accum="auto", result="auto" if feeds_narrowing else derived(name))
+        elif cls == "QDense":
+            p.update(accum="auto", result="auto" if feeds_narrowing else derived(name))
+        elif cls in ("Activation", "ReLU"):
+            relu = cls == "ReLU" or _activation_name(layer) == "relu"
+            p["result"] = derived(name, signed=not relu)
+        elif cls == "LeakyReLU":
+            p.update(result=derived(name), param=f"ufixed<{o.float_bits},0,RND,SAT>")
+        elif name == "score_diff":
+            p["result"] = _fixed(o.diff_bits, peaks[name], o.headroom)
+        elif name == "score_sq":
+            p["result"] = _fixed(o.score_bits, peaks[name], o.headroom**2, signed=False)
+        elif name == "score":
+            p.update(weight="ufixed<1,1>", bias="ufixed<1,1>", accum="auto",
+                     result=_fixed(o.score_bits, peaks[name], o.headroom**2, signed=False))
+        if cls in ("Dense", "QDense"):
+            # hls4ml appends a linear activation to every dense layer: with the dense layer's own result
+            # type it is removed (merged when 'auto', eliminated as a no-op cast otherwise).
+            precision(f"{name}_linear")["result"] = p["result"]
+    for name, layer_options in o.layers.items():
+        if name not in layers:
+            raise FirmwareError(f"firmware options name layer {name!r}, which the model does not have "
+                                f"(layers: {', '.join(n for n in layers if not n.endswith('_linear'))})")
+        if layer_options.reuse_factor is not None:
+            layers[name]["ReuseFactor"] = layer_options.reuse_factor
+        if layer_options.strategy is not None:
+            layers[name]["Strategy"] = layer_options.strategy.capitalize()
+        if layer_options.result is not None:
+            precision(name)["result"] = layer_options.result
+            if f"{name}_linear" in layers:
+                precision(f"{name}_linear")["result"] = layer_options.result
+    return cfg
+
+
+def convert(graph, cfg: dict, options: FirmwareOptions, part: str, clock_period_ns: float, output_dir: str,
+            project_name: str = "codesign_fw"):
+    import hls4ml
+
+    try:
+        return hls4ml.converters.convert_from_keras_model(
+            graph, hls_config=cfg, output_dir=output_dir, project_name=project_name, backend=options.backend,
+            io_type=options.io_type, part=part, clock_period=clock_period_ns)
+    except Exception as exc:  # hls4ml raises bare Exceptions for user-level problems
+        raise FirmwareError(f"hls4ml could not convert the model: {exc.__class__.__name__}: "
+                            f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc

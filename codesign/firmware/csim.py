@@ -1,0 +1,64 @@
+"""C-simulation: build the hls4ml project's C++ with g++ and call it through ctypes.
+
+This replaces hls4ml's compile()/predict() with one external-tool wrapper: the compiler
+is looked up first, its output is kept in the project directory, and a failure names
+that log. The per-event call is the same bridge function hls4ml's predict uses.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import numpy.ctypeslib as npc
+
+from codesign.errors import ToolError
+
+
+def require_compiler() -> str:
+    path = shutil.which("g++")
+    if path is None:
+        raise ToolError("g++ not found: hls4ml C-simulation compiles the generated C++ with g++ "
+                        "(Debian/Ubuntu: apt install g++)")
+    return path
+
+
+def build(project_dir: Path, project_name: str, stamp: str) -> Path:
+    """Compile the written project into a shared library; returns its path."""
+    require_compiler()
+    log_path = project_dir / "build_lib.log"
+    with log_path.open("w") as log:
+        proc = subprocess.run(["bash", "build_lib.sh"], cwd=project_dir, stdout=log, stderr=subprocess.STDOUT)
+    lib = project_dir / "firmware" / f"{project_name}-{stamp}.so"
+    if proc.returncode != 0 or not lib.is_file():
+        raise ToolError(f"g++ failed to build the C-simulation library of {project_dir} "
+                        f"(exit {proc.returncode}); compiler output in {log_path}")
+    return lib
+
+
+class CSim:
+    """A compiled firmware library: float64 in, float64 out, one event per call (hls4ml's bridge)."""
+
+    def __init__(self, lib_path: Path, project_name: str, n_inputs: int, output_sizes: list[int]):
+        self.lib_path = Path(lib_path)
+        self._lib = ctypes.cdll.LoadLibrary(str(self.lib_path))
+        self._fn = getattr(self._lib, f"{project_name}_double")
+        self._fn.restype = None
+        self._fn.argtypes = [npc.ndpointer(ctypes.c_double, flags="C_CONTIGUOUS")] * (1 + len(output_sizes))
+        self.n_inputs = n_inputs
+        self.output_sizes = output_sizes
+
+    def predict(self, x: np.ndarray) -> list[np.ndarray]:
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.n_inputs:
+            raise ValueError(f"expected inputs of shape (N, {self.n_inputs}), got {x.shape}")
+        outs = [np.zeros((len(x), size)) for size in self.output_sizes]
+        rows = [np.zeros(size) for size in self.output_sizes]
+        for i in range(len(x)):
+            self._fn(x[i], *rows)
+            for out, row in zip(outs, rows):
+                out[i] = row
+        return outs

@@ -1,0 +1,1 @@
+"""FPGA targets and resource/latency estimation."""

@@ -1,0 +1,99 @@
+"""Firmware building: refusals with clear errors, caching, compiler failures, VAE and float models."""
+
+import os
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from codesign import firmware
+from codesign.core import models
+from codesign.core.spec import VAE, DenseAE, FixedPoint, Quantization
+from codesign.errors import ToolError
+from codesign.firmware import csim
+from codesign.errors import FirmwareError
+
+from .cases import Case, vectors
+
+Q6 = Quantization(weight=FixedPoint(bits=6, integer=0), activation=FixedPoint(bits=6, integer=2))
+
+
+def test_unsupported_layers_are_listed():
+    inp = tf.keras.Input((6,), name="inputs")
+    x = tf.keras.layers.Dense(4, activation="relu", name="fused")(inp)
+    x = tf.keras.layers.Activation("tanh", name="soft")(x)
+    x = tf.keras.layers.Reshape((2, 2), name="shape")(x)
+    model = tf.keras.Model(inp, tf.keras.layers.Flatten(name="flat")(x))
+    with pytest.raises(FirmwareError) as err:
+        firmware.build(model, None, None, np.ones((10, 6)))
+    message = str(err.value)
+    for part in ("fused (Dense with a built-in relu activation)", "soft (float tanh activation",
+                 "shape (Reshape)", "flat (Flatten)"):
+        assert part in message
+    assert "\n" not in message
+
+
+def test_vae_needs_a_deployable_score():
+    model = models.build(VAE(encoder=(8,), latent=2, score="kl", activation="relu", quantization=Q6), (10,))
+    with pytest.raises(FirmwareError, match="score: radius"):
+        firmware.build(model, VAE(encoder=(8,), latent=2, score="kl"), None, np.ones((10, 10)))
+
+
+def test_vae_encoder_radius_is_bit_exact(tmp_path):
+    spec = VAE(encoder=(12, 6), latent=3, score="radius", activation="relu", input_batchnorm=False,
+               batchnorm=False, quantization=Q6)
+    model = models.build(spec, (10,))
+    calib, x = vectors(10, 2000)
+    fw = firmware.build(model, spec, None, calib, cache_dir=tmp_path)
+    names = [op.name for op in fw.program.ops]
+    assert "z_mean" in names and "z_log_var" not in names and "dec_dense1" not in names  # the encoder alone
+    assert np.array_equal(fw.emulate(x)[0], fw.csim(x)[0])
+    inside = x[10:210]  # past the edge vectors, which saturate in firmware but not in Keras
+    z = models.vae_encoder(model).predict(inside, verbose=0)[0]
+    assert np.corrcoef(fw.score(inside), np.sum(z**2, axis=1))[0, 1] > 0.99
+
+
+def test_float_model_gets_derived_precisions_and_is_bit_exact(tmp_path):
+    spec = DenseAE(encoder=(16, 8), latent=3)  # the seed-004 float recipe: BN + LeakyReLU(0.3)
+    model = models.build(spec, (10,))
+    calib, x = vectors(10, 2000)
+    model.predict(calib[:100], verbose=0)
+    fw = firmware.build(model, spec, None, calib, cache_dir=tmp_path)
+    table = {row["layer"]: row for row in fw.info["precisions"]}
+    assert table["enc_dense1_act"]["class"] == "ParametrizedActivation"
+    assert table["inputs"]["result"].startswith("fixed<16,16")
+    assert np.array_equal(fw.emulate(x)[0], fw.csim(x)[0])
+
+
+def test_same_firmware_is_compiled_once(tmp_path):
+    case = Case("cache", bits=4, integer=1, act_bits=4, act_integer=2, encoder=(4,), latent=2)
+    model = case.model()
+    calib, x = vectors(case.n_inputs, 100)
+    first = firmware.build(model, case.spec(), None, calib, cache_dir=tmp_path)
+    lib = first.directory / first.info["library"]
+    stamp = lib.stat().st_mtime_ns
+    start = time.perf_counter()
+    second = firmware.build(model, case.spec(), None, calib, cache_dir=tmp_path)
+    assert second.directory == first.directory and lib.stat().st_mtime_ns == stamp
+    assert time.perf_counter() - start < 5  # no g++ run: the cached library is loaded
+    assert np.array_equal(second.csim(x)[0], first.emulate(x)[0])
+    other = firmware.build(model, case.spec(), None, calib, case.options(reuse_factor=2), cache_dir=tmp_path)
+    assert other.directory != first.directory
+
+
+def test_missing_compiler_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ToolError, match="g\\+\\+ not found"):
+        csim.require_compiler()
+
+
+def test_compiler_failure_names_the_log(tmp_path):
+    case = Case("broken", bits=4, integer=1, act_bits=4, act_integer=2, encoder=(4,), latent=2)
+    fw = firmware.build(case.model(), case.spec(), None, vectors(case.n_inputs, 10)[0], cache_dir=tmp_path)
+    project = fw.project_dir
+    (project / "firmware" / f"{firmware.firmware.PROJECT_NAME}.cpp").write_text("this is not C++\n")
+    with pytest.raises(ToolError, match=r"build_lib\.log"):
+        csim.build(project, firmware.firmware.PROJECT_NAME, "fffffff0")
+    assert "error" in (project / "build_lib.log").read_text()
+    assert os.path.isfile(project / "build_lib.log")
