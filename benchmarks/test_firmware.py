@@ -52,16 +52,10 @@ def test_emulator(benchmark, setup):
 
 
 @pytest.mark.benchmark(group="firmware-inference")
-def test_qkeras_predict(benchmark, setup):
-    _, model, _, x = setup
+@pytest.mark.parametrize("which", ["qkeras", "keras_float"])
+def test_keras_predict(benchmark, setup, which):
+    _, qmodel, float_model, x = setup
+    model = qmodel if which == "qkeras" else float_model
     benchmark.extra_info["events"] = N_FAST
     benchmark.pedantic(model.predict, args=(x,), kwargs={"batch_size": 16384, "verbose": 0}, rounds=3,
-                       iterations=1, warmup_rounds=1)
-
-
-@pytest.mark.benchmark(group="firmware-inference")
-def test_keras_float_predict(benchmark, setup):
-    _, _, float_model, x = setup
-    benchmark.extra_info["events"] = N_FAST
-    benchmark.pedantic(float_model.predict, args=(x,), kwargs={"batch_size": 16384, "verbose": 0}, rounds=3,
                        iterations=1, warmup_rounds=1)

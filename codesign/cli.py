@@ -183,7 +183,8 @@ def cmd_emulate(args) -> int:
         out = Path(args.out) if args.out else _default_run_dir("emulate")
         cache = None
     print(f"building firmware for {target.name} ({target.part}, {target.clock_mhz:g} MHz) ...", flush=True)
-    fw = firmware.build(model, spec, pre, x_calib, options, target.part, target.clock_period_ns, cache_dir=cache)
+    fw = firmware.build(model, spec, pre, x_calib, options, target.part, target.clock_period_ns, cache_dir=cache,
+                        input_groups=adc2021.input_quantities())
     check = evaluation.check_bit_exact(fw, np.concatenate([x_test, *signals.values()]), args.csim_check, seed)
     scores, background, signal_scores = evaluation.score_dataset(fw, x_test, signals, fpr, n_boot, seed)
     evaluation.save_scores(out, scores, background, signal_scores)

@@ -42,6 +42,11 @@ def input_names() -> list[str]:
     return names
 
 
+def input_quantities() -> list[str]:
+    """The physical quantity of each of the 57 inputs ('pt', 'eta' or 'phi'): inputs of one share a format."""
+    return [name.rsplit("_", 1)[1] for name in input_names()]
+
+
 def flatten(particles: np.ndarray) -> np.ndarray:
     """(N, 19, 4) particles -> (N, 57) model inputs (class column dropped)."""
     return np.ascontiguousarray(particles[:, :, :3].reshape(len(particles), N_INPUTS), dtype=np.float32)

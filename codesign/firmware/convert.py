@@ -32,6 +32,9 @@ log = logging.getLogger("codesign")
 FLOAT_ACTIVATIONS = {"relu", "linear"}
 QKERAS_ACTIVATIONS = {"quantized_relu", "quantized_bits"}
 PASS_THROUGH = {"Dropout", "InputLayer"}
+# Anomalies score far above the background the ranges are calibrated on: 4 more integer bits on the
+# score path keep them ordered (saturation only beyond 16 x the squared-headroom range).
+SCORE_EXTRA_RANGE = 16.0
 SUPPORTED = {"Dense", "QDense", "BatchNormalization", "Activation", "ReLU", "LeakyReLU", "QActivation", *PASS_THROUGH}
 
 
@@ -55,8 +58,19 @@ class InputUnits:
         return [FixedType(self.bits, self.bits + int(e), True, "TRN", "SAT") for e in self.exponents]
 
     @classmethod
-    def derive(cls, x: np.ndarray, bits: int, headroom: float) -> "InputUnits":
+    def derive(cls, x: np.ndarray, bits: int, headroom: float, groups=None) -> "InputUnits":
+        """Units from the calibration range, shared within each group of features (e.g. all pT inputs).
+
+        Share units by physical quantity: an anomaly fills slots the background rarely fills (a fourth
+        muon), and a range sized on those slots alone would saturate exactly what should stand out.
+        """
         peak = np.max(np.abs(np.asarray(x, dtype=np.float64)), axis=0) * headroom
+        if groups is not None:
+            labels = np.asarray(list(groups))
+            if len(labels) != len(peak):
+                raise ValueError(f"{len(labels)} input groups for {len(peak)} inputs")
+            for label in set(labels.tolist()):
+                peak[labels == label] = peak[labels == label].max()
         # Largest e_i with peak / 2^e_i < 2^(bits-1); constant-zero features get the finest unit.
         exps = np.where(peak > 0, np.ceil(np.log2(np.where(peak > 0, peak, 1.0))) - (bits - 1), -(bits - 1))
         return cls(exps.astype(np.int64), bits)
@@ -248,10 +262,10 @@ def hls_config(graph, peaks: dict[str, float], units: InputUnits, options: Firmw
         elif name == "score_diff":
             p["result"] = _fixed(o.diff_bits, peaks[name], o.headroom)
         elif name == "score_sq":
-            p["result"] = _fixed(o.score_bits, peaks[name], o.headroom**2, signed=False)
+            p["result"] = _fixed(o.score_bits, peaks[name], o.headroom**2 * SCORE_EXTRA_RANGE, signed=False)
         elif name == "score":
             p.update(weight="ufixed<1,1>", bias="ufixed<1,1>", accum="auto",
-                     result=_fixed(o.score_bits, peaks[name], o.headroom**2, signed=False))
+                     result=_fixed(o.score_bits, peaks[name], o.headroom**2 * SCORE_EXTRA_RANGE, signed=False))
         if cls in ("Dense", "QDense"):
             # hls4ml appends a linear activation to every dense layer: with the dense layer's own result
             # type it is removed (merged when 'auto', eliminated as a no-op cast otherwise).

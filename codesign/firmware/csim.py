@@ -44,6 +44,11 @@ class CSim:
 
     def __init__(self, lib_path: Path, project_name: str, n_inputs: int, output_sizes: list[int]):
         self.lib_path = Path(lib_path)
+        weights = self.lib_path.parent / "weights"
+        if not weights.is_dir() or not any(weights.glob("*.txt")):
+            # The library reads these at its first call and calls exit() if they are missing.
+            raise ToolError(f"{weights}: the C-simulation's weight files are missing; delete "
+                            f"{self.lib_path.parents[2]} to rebuild the firmware")
         self._lib = ctypes.cdll.LoadLibrary(str(self.lib_path))
         self._fn = getattr(self._lib, f"{project_name}_double")
         self._fn.restype = None

@@ -108,18 +108,19 @@ def cache_key(*parts, part: str, clock_period_ns: float, options: FirmwareOption
 
 def build(model, spec=None, preprocessor: Preprocessor | None = None, x_calib: np.ndarray | None = None,
           options: FirmwareOptions | None = None, part: str = "xcvu13p-flga2577-2-e", clock_period_ns: float = 5.0,
-          cache_dir: str | Path | None = None, units: InputUnits | None = None) -> Firmware:
+          cache_dir: str | Path | None = None, units: InputUnits | None = None, input_groups=None) -> Firmware:
     """Convert a trained Keras/QKeras model to hls4ml firmware, compile its C-simulation, read off the emulator.
 
     `x_calib` (physical inputs, e.g. a sample of the training data) sizes the input units and
-    every precision that no quantizer fixes.
+    every precision that no quantizer fixes; `input_groups` names each input's physical quantity
+    (e.g. 'pt', 'eta', 'phi'), and inputs of one quantity share their units.
     """
     from codesign.firmware import convert
 
     options = options or FirmwareOptions()
     if x_calib is None:
         raise ValueError("x_calib (calibration inputs) is required to size the firmware precisions")
-    units = units or InputUnits.derive(x_calib, options.input_bits, options.headroom)
+    units = units or InputUnits.derive(x_calib, options.input_bits, options.headroom, input_groups)
     graph = convert.firmware_graph(model, spec, preprocessor, units, options.score_head)
     peaks = convert.profile(graph, units.to_units(x_calib[:100_000]))
     cfg = convert.hls_config(graph, peaks, units, options)

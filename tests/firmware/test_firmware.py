@@ -97,3 +97,20 @@ def test_compiler_failure_names_the_log(tmp_path):
         csim.build(project, firmware.firmware.PROJECT_NAME, "fffffff0")
     assert "error" in (project / "build_lib.log").read_text()
     assert os.path.isfile(project / "build_lib.log")
+
+
+def test_input_units_are_shared_per_physical_quantity():
+    from codesign.data.adc2021 import input_quantities
+    from codesign.firmware.convert import InputUnits
+
+    rng = np.random.default_rng(0)
+    x = np.abs(rng.normal(0, 1, (1000, 57)))
+    x[:, 3::3] *= 100.0  # pT-like columns of the 19 objects (MET first)
+    x[:, 3] *= 10.0  # the leading e/gamma pT reaches furthest...
+    x[:, 24] = 0.0  # ...while a rarely filled slot never fires in calibration
+    units = InputUnits.derive(x, 16, 2.0, input_quantities())
+    pt = units.exponents[0::3]
+    assert (pt == pt[0]).all(), "every pT input shares the widest pT range"
+    assert units.exponents[1] == units.exponents[4]  # eta inputs share theirs
+    alone = InputUnits.derive(x, 16, 2.0)
+    assert alone.exponents[24] < units.exponents[24]  # per-slot ranges would saturate the empty slot first
