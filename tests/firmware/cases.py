@@ -26,6 +26,7 @@ class Case:
     activation: str = "relu"
     batchnorm: bool = False
     n_inputs: int = 10
+    backend: str = "Vitis"
 
     def spec(self) -> DenseAE:
         q = Quantization(weight=FixedPoint(bits=self.bits, integer=self.integer),
@@ -34,7 +35,8 @@ class Case:
                        batchnorm=self.batchnorm, input_batchnorm=False, quantization=q)
 
     def options(self, **kw) -> FirmwareOptions:
-        return FirmwareOptions(**{"reuse_factor": self.reuse_factor, "strategy": self.strategy, **kw})
+        return FirmwareOptions(**{"reuse_factor": self.reuse_factor, "strategy": self.strategy,
+                                  "backend": self.backend, **kw})
 
     def model(self, seed: int = 0):
         """The spec's model with random weights on the quantizers' grids and `sparsity` of them zeroed."""

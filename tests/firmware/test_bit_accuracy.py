@@ -15,7 +15,8 @@ from codesign.firmware import fixed
 from .cases import Case, vectors
 
 FAST_CASES = [
-    Case("2bit-w-3bit-a", bits=2, integer=0, act_bits=3, act_integer=1, encoder=(5,), latent=3),
+    Case("2bit-w-3bit-a-vivado", bits=2, integer=0, act_bits=3, act_integer=1, encoder=(5,), latent=3,
+         backend="Vivado"),
     Case("8bit-rf4-resource-pruned50", bits=8, integer=0, act_bits=8, act_integer=2, encoder=(16, 8), latent=4,
          sparsity=0.5, reuse_factor=4, strategy="resource"),
     Case("16bit-int6-leaky-pruned90", bits=16, integer=6, act_bits=12, act_integer=6, encoder=(8,), latent=2,
