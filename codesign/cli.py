@@ -187,7 +187,7 @@ def cmd_emulate(args) -> int:
                         input_groups=adc2021.input_quantities())
     check = evaluation.check_bit_exact(fw, np.concatenate([x_test, *signals.values()]), args.csim_check, seed)
     scores, background, signal_scores = evaluation.score_dataset(fw, x_test, signals, fpr, n_boot, seed)
-    evaluation.save_scores(out, scores, background, signal_scores)
+    base.write_scores(out, scores, background, signal_scores)
     (out / "bit_exact.json").write_text(json.dumps({**check.to_dict(), "firmware": str(fw.directory)}, indent=2))
     columns = {"firmware (emulator)": scores}
     if reference:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from codesign import metrics
-
-log = logging.getLogger("codesign")
 
 
 @dataclass(frozen=True)
@@ -70,19 +66,3 @@ def score_dataset(firmware, x_test: np.ndarray, signals: dict[str, np.ndarray], 
     scores = {name: metrics.score_signal(name, background, s, fpr, n_bootstrap, seed, min_background_above)
               for name, s in signal_scores.items()}
     return scores, background, signal_scores
-
-
-def save_scores(out: Path, scores, background: np.ndarray, signal_scores: dict[str, np.ndarray]) -> None:
-    import json
-
-    import h5py
-
-    from codesign.tasks.base import scores_csv
-
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "scores.json").write_text(json.dumps({k: v.to_dict() for k, v in scores.items()}, indent=2) + "\n")
-    (out / "scores.csv").write_text(scores_csv(scores))
-    with h5py.File(out / "test_scores.h5", "w") as f:
-        f.create_dataset("background", data=background, compression="lzf")
-        for name, values in signal_scores.items():
-            f.create_dataset(f"signal/{name}", data=values, compression="lzf")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -14,8 +13,6 @@ from codesign.config import Frozen
 from codesign.core import pruning as pruning_mod
 from codesign.core.spec import Pruning
 from codesign.errors import CodesignError
-
-log = logging.getLogger("codesign")
 
 
 class Training(Frozen):

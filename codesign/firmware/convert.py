@@ -15,7 +15,6 @@ other type is sized from the calibration data and saturates.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,8 +25,6 @@ from codesign.errors import FirmwareError
 from codesign.firmware import fixed
 from codesign.firmware.fixed import FixedType
 from codesign.firmware.options import FirmwareOptions
-
-log = logging.getLogger("codesign")
 
 FLOAT_ACTIVATIONS = {"relu", "linear"}
 QKERAS_ACTIVATIONS = {"quantized_relu", "quantized_bits"}

@@ -78,7 +78,7 @@ def build(path: str | Path, x_calib: np.ndarray, options: FirmwareOptions | None
     cfg["Model"]["ReuseFactor"] = options.reuse_factor
     cfg["Model"]["Strategy"] = options.strategy.capitalize()
     input_name = model.graph.input[0].name
-    for name, layer in cfg["LayerName"].items():
+    for layer in cfg["LayerName"].values():
         precision = layer.setdefault("Precision", {})
         if "accum" in precision:
             precision["accum"] = "auto"

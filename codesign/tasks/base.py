@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +17,6 @@ from codesign.core.preprocessing import Kind, Preprocessor
 from codesign.core.spec import DenseAE, ModelSpec
 from codesign.core.trainer import Training
 from codesign.errors import CodesignError
-
-log = logging.getLogger("codesign")
 
 
 class Metrics(Frozen):
@@ -110,16 +107,23 @@ def prepare_run_dir(out: Path, force: bool = False) -> Path:
 
 
 def save_run(out: Path, config: TaskConfig, result: Result) -> None:
-    """model/ (Keras file + metadata), config.yaml, scores.json/.csv and test_scores.h5 for reports."""
-    import h5py
-
+    """model/ (Keras file + metadata), config.yaml, and the scores (see `write_scores`)."""
     persistence.save(out / "model", result.model, result.metadata)
     (out / "config.yaml").write_text(dump(config))
-    (out / "scores.json").write_text(json.dumps({k: v.to_dict() for k, v in result.scores.items()}, indent=2) + "\n")
-    (out / "scores.csv").write_text(scores_csv(result.scores))
+    write_scores(out, result.scores, result.background_scores, result.signal_scores)
+
+
+def write_scores(out: Path, scores: dict[str, metrics.SignalScores], background: np.ndarray,
+                 signal_scores: dict[str, np.ndarray]) -> None:
+    """scores.json / scores.csv (metrics per signal) and test_scores.h5 (per-event scores, for ROC curves)."""
+    import h5py
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "scores.json").write_text(json.dumps({k: v.to_dict() for k, v in scores.items()}, indent=2) + "\n")
+    (out / "scores.csv").write_text(scores_csv(scores))
     with h5py.File(out / "test_scores.h5", "w") as f:
-        f.create_dataset("background", data=result.background_scores, compression="lzf")
-        for name, values in result.signal_scores.items():
+        f.create_dataset("background", data=background, compression="lzf")
+        for name, values in signal_scores.items():
             f.create_dataset(f"signal/{name}", data=values, compression="lzf")
 
 
