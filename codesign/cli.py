@@ -167,8 +167,7 @@ def cmd_emulate(args) -> int:
             from codesign.metrics import SignalScores
 
             raw = json.loads((path / "scores.json").read_text())
-            reference = {k: SignalScores(**{**v, "auc_interval": tuple(v["auc_interval"]),
-                                            "tpr_interval": tuple(v["tpr_interval"])}) for k, v in raw.items()}
+            reference = {k: SignalScores.from_dict(v) for k, v in raw.items()}
         out = Path(args.out) if args.out else path / "emulation"
         cache = path / "firmware"
     else:
@@ -182,6 +181,8 @@ def cmd_emulate(args) -> int:
         fpr, n_boot, seed = 1e-5, 200, 0
         out = Path(args.out) if args.out else _default_run_dir("emulate")
         cache = None
+    if (out / "scores.json").exists() and not args.force:
+        raise CodesignError(f"{out}: already holds firmware scores; choose another --out or pass --force")
     print(f"building firmware for {target.name} ({target.part}, {target.clock_mhz:g} MHz) ...", flush=True)
     fw = firmware.build(model, spec, pre, x_calib, options, target.part, target.clock_period_ns, cache_dir=cache,
                         input_groups=adc2021.input_quantities())
@@ -249,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reuse-factor", type=int)
     p.add_argument("--strategy", choices=["latency", "resource"])
     p.add_argument("--out", help="where to write the firmware scores (default RUN_DIR/emulation)")
+    p.add_argument("--force", action="store_true", help="overwrite firmware scores already in --out")
     p.set_defaults(func=cmd_emulate)
 
     p = sub.add_parser("generate", help="write synthetic ADC2021-layout h5 files (background + 4 signals)")

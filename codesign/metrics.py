@@ -127,6 +127,10 @@ class SignalScores:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "SignalScores":
+        return cls(**{**data, "auc_interval": tuple(data["auc_interval"]), "tpr_interval": tuple(data["tpr_interval"])})
+
 
 def bootstrap_tpr_at_fpr(background, signal, fpr: float, n_bootstrap: int = 1000, seed: int = 0,
                          min_background_above: int = MIN_BACKGROUND_ABOVE) -> np.ndarray:

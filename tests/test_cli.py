@@ -147,6 +147,7 @@ def test_emulate_a_run_is_bit_exact_and_scores_every_signal(tmp_path, small_conf
     result = json.loads((run / "emulation" / "bit_exact.json").read_text())
     assert result["fraction"] == 1.0 and result["n_edge"] > 0
     assert (run / "emulation" / "scores.json").exists()
+    assert_one_line_error(codesign("emulate", run), "already holds firmware scores", "--force")
 
 
 def test_emulate_refuses_lambda_models(tmp_path):

@@ -1,5 +1,3 @@
-import json
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -50,4 +48,3 @@ def test_weights_only_and_garbage_files(tmp_path):
     (tmp_path / "metadata.json").write_text("{broken")
     with pytest.raises(ModelFileError, match="invalid JSON"):
         persistence.load(tmp_path)
-    json.loads('{"ok": 1}')
