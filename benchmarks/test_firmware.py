@@ -3,33 +3,21 @@ the bit-exact numpy emulator, QKeras predict, and Keras float predict of the sam
 
 import numpy as np
 import pytest
+from candidates import SPEC, seed004_model
 
 from codesign import firmware
 from codesign.core import models
-from codesign.core.spec import DenseAE, FixedPoint, Pruning, Quantization
+from codesign.core.spec import DenseAE
 from codesign.data import adc2021
 from codesign.data import l1_generator as gen
 
 N_CSIM = 3_000
 N_FAST = 200_000
-SPEC = DenseAE(activation="relu", quantization=Quantization(weight=FixedPoint(bits=8, integer=0),
-                                                            activation=FixedPoint(bits=8, integer=0)),
-               pruning=Pruning(sparsity=0.75, end_epoch=1))
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    from codesign.core.trainer import seed_everything
-
-    seed_everything(0)
-    model = models.build(SPEC, (57,))
-    rng = np.random.default_rng(0)
-    for layer in model.layers:
-        if type(layer).__name__ == "QDense":
-            kernel, bias = layer.get_weights()
-            kernel = np.where(rng.uniform(size=kernel.shape) < 0.75, 0.0, kernel)
-            layer.set_weights([layer.kernel_quantizer_internal(kernel).numpy(),
-                               layer.bias_quantizer_internal(bias).numpy()])
+    model = seed004_model()
     x = adc2021.flatten(gen.background(N_FAST, seed=3).particles)
     fw = firmware.build(model, SPEC, None, x[:50_000], cache_dir=tmp_path_factory.mktemp("fw"))
     float_model = models.build(DenseAE(), (57,))

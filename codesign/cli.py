@@ -201,6 +201,116 @@ def cmd_emulate(args) -> int:
     return 0 if check.n_exact == check.n_events else 1
 
 
+def cmd_targets(args) -> int:
+    """List the FPGA targets in targets/ with their resources, clock and default budget."""
+    import json
+
+    from codesign.hardware import targets
+
+    rows = [targets.load(name) for name in targets.available()]
+    if args.json:
+        print(json.dumps([t.model_dump(mode="json") for t in rows], indent=2))
+        return 0
+    print(f"{'name':9s} {'part':24s} {'family':12s} {'MHz':>5s} {'LUT':>9s} {'FF':>9s} {'DSP':>6s} {'BRAM18':>7s}  "
+          "default budget")
+    for t in rows:
+        r = t.resources
+        budget = ", ".join(f"{k}={v:g}" for k, v in t.budget.limits().items()) or "-"
+        print(f"{t.name:9s} {t.part:24s} {t.family:12s} {t.clock_mhz:5g} {r.lut:9d} {r.ff:9d} {r.dsp:6d} "
+              f"{r.bram18:7d}  {budget}")
+    return 0
+
+
+def _estimate_target(args):
+    """(Target, learned-records file) from --target or --part/--clock-ns."""
+    from codesign.hardware import synth, targets
+
+    if args.part:
+        if args.target:
+            raise ConfigError("give either --target or --part, not both")
+        family = targets.family_of(args.part)
+        clock = args.clock_ns or 5.0
+        known = [t for t in map(targets.load, targets.available()) if t.part.split("-")[0] == args.part.split("-")[0]]
+        resources = known[0].resources if known else targets.Resources(lut=0, ff=0, dsp=0, bram18=0)
+        return targets.Target(name=args.part, part=args.part, family=family, clock_mhz=1000.0 / clock,
+                              resources=resources), None
+    target = targets.load(args.target or "xcvu13p")
+    if args.clock_ns:
+        target = target.model_copy(update={"clock_mhz": 1000.0 / args.clock_ns})
+    return target, synth.calibration_file(args.target or "xcvu13p")
+
+
+def cmd_estimate(args) -> int:
+    """Resources and latency of a model on a target, without vendor tools."""
+    import json
+
+    from codesign.hardware import estimate as est_mod
+    from codesign.hardware import load, reports, synth, targets
+
+    if args.strategy == "da" and args.reuse_factor not in (None, 1):
+        raise ConfigError("--strategy da builds every multiplication as adders: it needs --reuse-factor 1")
+    if args.precision:
+        load.check_precision(args.precision, "--precision")
+    if args.reuse_factor is not None and args.reuse_factor < 1:
+        raise ConfigError(f"--reuse-factor must be >= 1, got {args.reuse_factor}")
+    budget = targets.Budget.parse(args.budget) if args.budget else None
+    target, learned_file = _estimate_target(args)
+    file_config = load.read_hls_config(args.hls_config) if args.hls_config else None
+    kind, model = load.load_model(args.model, args.weights)
+    cfg = load.hls_config(kind, model, args.backend, file_config, args.precision, args.reuse_factor, args.strategy)
+    graph = load.convert(kind, model, cfg, target.part, target.clock_period_ns, args.backend)
+    method = "da" if args.strategy == "da" else "analytic"
+    learned = synth.read_records(learned_file) if learned_file is not None else []
+    result = est_mod.estimate(graph, method, target, learned=learned)
+    real_hls = real_synth = None
+    if args.synth:
+        import hls4ml  # noqa: F401  (the project is written by hls4ml itself)
+
+        project = Path(args.synth_dir or _default_run_dir("synth"))
+        hls_model = _hls_model(kind, model, cfg, target, args.backend, project)
+        real_hls, real_synth = synth.run_synthesis(hls_model, project)
+    elif args.report:
+        real_hls, real_synth = reports.find_reports(args.report)
+        if real_hls is None and real_synth is None:
+            raise CodesignError(f"{args.report}: no HLS (*_prj/solution1/syn/report/*_csynth.rpt|xml) or "
+                                "Vivado (vivado_synth.rpt) report found")
+    if real_hls is not None or real_synth is not None:
+        if learned_file is not None:
+            synth.record(learned_file, result, real_hls, real_synth, str(args.report or args.synth_dir))
+    if args.json:
+        out = result.summary()
+        if budget is not None:
+            out["over_budget"] = est_mod.over_budget(result, budget)
+        if real_hls is not None or real_synth is not None:
+            out["real"] = {"hls": real_hls.model_dump() if real_hls else None,
+                           "synth": real_synth.model_dump() if real_synth else None}
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"{args.model} on {target.name} ({target.part}, {target.clock_period_ns:g} ns clock):")
+        print(est_mod.format_table(result, target.resources if target.resources.lut else None))
+        if real_hls is not None or real_synth is not None:
+            print(synth.compare(result, real_hls, real_synth))
+            if learned_file is not None:
+                print(f"recorded in {learned_file}: later estimates for {target.name} use it")
+        if budget is not None:
+            over = est_mod.over_budget(result, budget)
+            print("budget: fits" if not over else "budget: OVER — " + "; ".join(over))
+    if budget is not None and est_mod.over_budget(result, budget):
+        return 1
+    return 0
+
+
+def _hls_model(kind, model, cfg, target, backend, project: Path):
+    import hls4ml
+
+    if project.exists() and any(project.iterdir()):
+        raise CodesignError(f"{project}: already exists and is not empty; choose another --synth-dir")
+    convert = hls4ml.converters.convert_from_onnx_model if kind == "onnx" else \
+        hls4ml.converters.convert_from_keras_model
+    return convert(model, hls_config=cfg, output_dir=str(project), backend=backend, io_type="io_parallel",
+                   part=target.part, clock_period=target.clock_period_ns)
+
+
 def cmd_generate(args) -> int:
     from codesign.tasks import l1_anomaly
 
@@ -252,6 +362,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="where to write the firmware scores (default RUN_DIR/emulation)")
     p.add_argument("--force", action="store_true", help="overwrite firmware scores already in --out")
     p.set_defaults(func=cmd_emulate)
+
+    p = sub.add_parser("targets", help="list the FPGA targets (targets/*.yaml)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_targets)
+
+    p = sub.add_parser("estimate", help="FPGA resources and latency of a model, without vendor tools")
+    p.add_argument("model", help="Keras .h5/.keras (QKeras included), Keras JSON architecture (+ --weights), "
+                   "QONNX .onnx, or a `codesign train` run directory")
+    p.add_argument("--weights", help="weights .h5 for a JSON architecture")
+    p.add_argument("--hls-config", help="hls4ml configuration YAML (Model:, LayerName: ...); flags override it")
+    p.add_argument("--target", help="FPGA target from targets/ (default xcvu13p)")
+    p.add_argument("--part", help="an FPGA part string instead of a target (e.g. xcku115-flvb2104-2-e)")
+    p.add_argument("--clock-ns", type=float, help="clock period (default: the target's, or 5 ns with --part)")
+    p.add_argument("--precision", help="default precision for everything no quantizer fixes, e.g. 'ap_fixed<16,6>'")
+    p.add_argument("--reuse-factor", type=int)
+    p.add_argument("--strategy", choices=["latency", "resource", "da"],
+                   help="hls4ml strategy; da = distributed arithmetic (da4ml, no DSPs)")
+    p.add_argument("--backend", default="Vitis", choices=["Vitis", "Vivado"])
+    p.add_argument("--budget", help="limits to check, e.g. lut=50000,dsp=500,latency_ns=100 (exit 1 if over)")
+    p.add_argument("--json", action="store_true", help="machine-readable totals")
+    p.add_argument("--synth", action="store_true", help="also run vendor synthesis (needs vitis_hls/vivado on PATH)")
+    p.add_argument("--synth-dir", help="project directory for --synth (default runs/synth/<time>)")
+    p.add_argument("--report", help="an hls4ml project synthesised elsewhere: compare, and learn from its reports")
+    p.set_defaults(func=cmd_estimate)
 
     p = sub.add_parser("generate", help="write synthetic ADC2021-layout h5 files (background + 4 signals)")
     p.add_argument("--out", required=True, help="output directory")

@@ -210,6 +210,9 @@ def hls_config(graph, peaks: dict[str, float], units: InputUnits, options: Firmw
                                                default_precision=f"fixed<{o.float_bits},8>")
     cfg["Model"]["ReuseFactor"] = o.reuse_factor
     cfg["Model"]["Strategy"] = o.strategy.capitalize()
+    for layer_cfg in cfg["LayerName"].values():  # granularity 'name' writes ReuseFactor 1 into every layer
+        if "ReuseFactor" in layer_cfg:
+            layer_cfg["ReuseFactor"] = o.reuse_factor
     # Batch normalisation stays a fixed-point layer of its own: fusing it into a QDense would move the
     # weights off the grid they were trained on.
     cfg["SkipOptimizers"] = ["fuse_batchnorm"]

@@ -79,6 +79,8 @@ def build(path: str | Path, x_calib: np.ndarray, options: FirmwareOptions | None
     cfg["Model"]["Strategy"] = options.strategy.capitalize()
     input_name = model.graph.input[0].name
     for layer in cfg["LayerName"].values():
+        if "ReuseFactor" in layer:  # granularity 'name' writes ReuseFactor 1 into every layer
+            layer["ReuseFactor"] = options.reuse_factor
         precision = layer.setdefault("Precision", {})
         if "accum" in precision:
             precision["accum"] = "auto"

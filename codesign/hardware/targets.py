@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from codesign import config as cfg
 from codesign.config import Frozen
 from codesign.errors import ConfigError
 
 TARGETS_DIR = Path(__file__).resolve().parents[2] / "targets"
-Family = Literal["virtexuplus", "kintexuplus", "kintexu", "zynquplus", "virtex7", "zynq7"]
+Family = Literal["virtexuplus", "kintexuplus", "virtexu", "kintexu", "zynquplus", "virtex7", "kintex7", "artix7",
+                 "zynq7"]
+# Part-number prefixes -> device family (DSP48E2 in the UltraScale families, DSP48E1 in 7-series).
+_FAMILIES = (("xcvu0", "virtexu"), ("xcvu1", "virtexuplus"), ("xcvu2", "virtexuplus"), ("xcvu3", "virtexuplus"),
+             ("xcvu4", "virtexu"), ("xcvu5", "virtexuplus"), ("xcvu6", "virtexuplus"), ("xcvu7", "virtexuplus"),
+             ("xcvu8", "virtexuplus"), ("xcvu9", "virtexuplus"), ("xcu", "virtexuplus"), ("xcku0", "kintexu"),
+             ("xcku1", "kintexu"), ("xcku3p", "kintexuplus"), ("xcku5p", "kintexuplus"), ("xcku9p", "kintexuplus"),
+             ("xcku11p", "kintexuplus"), ("xcku13p", "kintexuplus"), ("xcku15p", "kintexuplus"),
+             ("xcku19p", "kintexuplus"), ("xczu", "zynquplus"), ("xc7z", "zynq7"), ("xc7v", "virtex7"),
+             ("xc7k", "kintex7"), ("xc7a", "artix7"))
 
 
 class Resources(Frozen):
@@ -23,6 +32,39 @@ class Resources(Frozen):
     uram: int = Field(0, ge=0)
 
 
+class Budget(Frozen):
+    """Limits a candidate must respect; unset limits are free. Latency in ns at the target clock."""
+
+    lut: float | None = Field(None, ge=0)
+    ff: float | None = Field(None, ge=0)
+    dsp: float | None = Field(None, ge=0)
+    bram18: float | None = Field(None, ge=0)
+    latency_ns: float | None = Field(None, ge=0)
+    ii: float | None = Field(None, ge=1)
+
+    ALIASES: ClassVar[dict[str, str]] = {"luts": "lut", "ffs": "ff", "dsps": "dsp", "bram": "bram18",
+                                         "brams": "bram18", "latency": "latency_ns"}
+
+    @classmethod
+    def parse(cls, text: str, where: str = "--budget") -> "Budget":
+        """'lut=50000,dsp=500,latency_ns=100' (plural names such as luts= are accepted)."""
+        values = {}
+        for item in filter(None, (p.strip() for p in text.split(","))):
+            key, sep, value = item.partition("=")
+            key = cls.ALIASES.get(key.strip().lower(), key.strip().lower())
+            if not sep or key not in cls.model_fields:
+                raise ConfigError(f"{where}: cannot read {item!r}; expected NAME=VALUE with NAME one of "
+                                  f"{', '.join(cls.model_fields)} (e.g. lut=50000,dsp=500)")
+            try:
+                values[key] = float(value)
+            except ValueError:
+                raise ConfigError(f"{where}: {key} must be a number, got {value.strip()!r}") from None
+        return cfg.parse(cls, values, where)
+
+    def limits(self) -> dict[str, float]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
 class Target(Frozen):
     name: str
     description: str = ""
@@ -30,11 +72,23 @@ class Target(Frozen):
     family: Family
     clock_mhz: float = Field(gt=0)
     resources: Resources
-    budget: dict[str, float] = {}
+    budget: Budget = Field(default_factory=Budget, description="default budget when the user gives none")
+
+    @model_validator(mode="after")
+    def _family_matches_part(self):
+        if family_of(self.part) != self.family:
+            raise ValueError(f"family {self.family!r} does not match part {self.part!r} "
+                             f"(a {family_of(self.part)} part)")
+        return self
 
     @property
     def clock_period_ns(self) -> float:
         return 1000.0 / self.clock_mhz
+
+
+    @property
+    def resources_dict(self) -> dict[str, int]:
+        return self.resources.model_dump()
 
 
 def available(directory: Path = TARGETS_DIR) -> list[str]:
@@ -49,3 +103,14 @@ def load(name_or_path: str, directory: Path = TARGETS_DIR) -> Target:
         if not path.is_file():
             raise ConfigError(f"unknown target {name_or_path!r}; known targets: {', '.join(available(directory))}")
     return cfg.load(Target, path)
+
+
+def family_of(part: str) -> Family:
+    """Device family of a Xilinx/AMD part string (e.g. xcvu9p-flga2104-2L-e -> virtexuplus)."""
+    p = part.lower().strip()
+    p = p if p.startswith("xc") else "xc" + p  # Vivado prints 7z020clg400-1 without the xc
+    for prefix, family in sorted(_FAMILIES, key=lambda f: -len(f[0])):
+        if p.startswith(prefix):
+            return family
+    raise ConfigError(f"unknown part {part!r}: cannot tell its device family; expected a Xilinx/AMD part such as "
+                      "xcvu9p-flga2104-2L-e, xcku115-flvb2104-2-e, xczu7ev-ffvc1156-2-e or xc7z020clg400-1")

@@ -5,6 +5,7 @@ corner of the parameter space; `pytest -m slow` runs the full grid.
 """
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -44,6 +45,13 @@ def check(case: Case, tmp_path, n_vectors: int):
     # The score path saturates instead of wrapping: an out-of-range event can never wrap round to a low score.
     assert all(op.out.overflow == "SAT" for op in fw.program.ops if op.name.startswith("score"))
     assert fw.program.input.out.overflow == "SAT"
+    # the generated C++ really shares its multipliers: every dense layer's config carries the reuse factor
+    # (or the nearest one hls4ml accepts for the layer's shape)
+    params = (fw.project_dir / "firmware" / "parameters.h").read_text()
+    used = {int(rf) for rf in re.findall(r"reuse_factor = (\d+);", params)}
+    assert used == {1} if case.reuse_factor == 1 else min(used) > 1
+    recorded = {row["reuse_factor"] for row in fw.info["precisions"] if row.get("class") == "Dense"}
+    assert recorded <= used
     return fw, x
 
 

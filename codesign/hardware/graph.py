@@ -1,0 +1,216 @@
+"""What the estimators need from a converted hls4ml model, as plain typed records.
+
+The estimators never touch hls4ml objects: `from_hls4ml` reads, once, the layer kinds,
+shapes, precisions (after all of hls4ml's passes), reuse factors, strategies and the
+weights as the C++ prints them, so any model hls4ml converts (Keras, QKeras, QONNX)
+is estimated the same way, and the analytic model stays a pure function of numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from codesign.errors import CodesignError
+from codesign.firmware.fixed import FixedType
+
+
+class UnsupportedLayer(CodesignError):
+    """A layer the estimator has no cost model for."""
+
+
+# hls4ml activations implemented as a comparison/multiplexer, and those read from a ROM table.
+CHEAP_ACTIVATIONS = {"linear", "relu", "leakyrelu", "leaky_relu", "prelu", "thresholdedrelu", "relu6",
+                     "hard_sigmoid", "hard_tanh", "binary_tanh", "ternary_tanh"}
+TABLE_ACTIVATIONS = {"sigmoid", "tanh", "elu", "selu", "softplus", "softsign", "gelu", "swish"}
+FREE_LAYERS = {"Reshape", "Flatten", "Dropout"}
+STRATEGIES = ("latency", "resource", "distributed_arithmetic")
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    kind: str  # input | dense | activation | table | softmax | batchnorm | merge | free
+    n_in: int
+    n_out: int
+    in_type: FixedType
+    out_type: FixedType
+    reuse: int = 1
+    strategy: str = "latency"
+    activation: str = ""
+    weight: np.ndarray | None = field(default=None, compare=False, repr=False)  # (n_in, n_out) integers
+    weight_type: FixedType | None = None
+    accum: FixedType | None = None
+    table_size: int = 0
+    table_width: int = 0
+
+    @property
+    def n_mult(self) -> int:
+        return self.n_in * self.n_out if self.kind == "dense" else 0
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in ("name", "kind", "n_in", "n_out", "reuse", "strategy", "activation",
+                                            "table_size", "table_width")}
+        for k in ("in_type", "out_type", "weight_type", "accum"):
+            t = getattr(self, k)
+            d[k] = str(t) if t is not None else None
+        if self.weight is not None:
+            d["weight_sha1"] = hashlib.sha1(np.ascontiguousarray(self.weight, dtype=np.int64)).hexdigest()
+        return d
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A firmware model as the estimators see it."""
+
+    layers: tuple[Layer, ...]
+    io_type: str = "io_parallel"
+    backend: str = "Vitis"
+    part: str = ""
+    clock_period_ns: float = 5.0
+
+    def key(self) -> str:
+        """Content hash: the same candidate on the same part and clock hits the estimate cache."""
+        blob = json.dumps({"layers": [lay.to_dict() for lay in self.layers], "io": self.io_type,
+                           "backend": self.backend, "part": self.part, "clock": self.clock_period_ns},
+                          sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def _size(var) -> int:
+    return int(math.prod(var.shape))
+
+
+def _precision(layer, name: str) -> FixedType | None:
+    t = layer.types.get(name) if hasattr(layer, "types") else None
+    return FixedType.from_hls4ml(t.precision) if t is not None else None
+
+
+def _weights(layer, wt: FixedType) -> np.ndarray:
+    from codesign.firmware.program import _weight_ints
+
+    w = _weight_ints(layer.weights["weight"], wt)
+    w = w.T if layer.get_attr("_weights_transposed", False) else w
+    return w.reshape(layer.get_attr("n_in"), -1)
+
+
+def from_hls4ml(hls_model) -> Graph:
+    """Read a converted hls4ml ModelGraph; unsupported layers are listed in one error."""
+    cfg = hls_model.config
+    io_type = cfg.get_config_value("IOType")
+    layers: list[Layer] = []
+    unsupported: list[str] = []
+    for layer in hls_model.get_layers():
+        cls = layer.class_name
+        out_var = layer.get_output_variable()
+        out_t = FixedType.from_hls4ml(out_var.type.precision)
+        if cls == "Input":
+            layers.append(Layer(layer.name, "input", _size(out_var), _size(out_var), out_t, out_t))
+            continue
+        in_var = layer.get_input_variable()
+        in_t = FixedType.from_hls4ml(in_var.type.precision)
+        common = dict(name=layer.name, n_in=_size(in_var), n_out=_size(out_var), in_type=in_t, out_type=out_t,
+                      reuse=int(layer.get_attr("reuse_factor", 1) or 1),
+                      strategy=str(layer.get_attr("strategy", None) or cfg.get_strategy(layer)).lower())
+        activation = str(layer.get_attr("activation", "") or "").lower()
+        if cls == "Dense":
+            wt = _precision(layer, "weight_t")
+            layers.append(Layer(kind="dense", weight=_weights(layer, wt), weight_type=wt,
+                                accum=_precision(layer, "accum_t"), **common))
+        elif cls in ("Activation", "ParametrizedActivation", "PReLU") and activation in CHEAP_ACTIVATIONS:
+            layers.append(Layer(kind="activation", activation=activation, **common))
+        elif cls in ("Activation", "ParametrizedActivation", "TernaryTanh", "HardActivation") \
+                and activation in TABLE_ACTIVATIONS:
+            tt = _precision(layer, "table_t")
+            layers.append(Layer(kind="table", activation=activation, table_size=int(layer.get_attr("table_size", 1024)),
+                                table_width=tt.width if tt else 18, **common))
+        elif cls == "Softmax" or activation == "softmax":
+            et = _precision(layer, "exp_table_t")
+            layers.append(Layer(kind="softmax", activation="softmax",
+                                table_size=int(layer.get_attr("table_size", 1024)),
+                                table_width=et.width if et else 18, **common))
+        elif cls == "BatchNormalization":
+            layers.append(Layer(kind="batchnorm", weight_type=_precision(layer, "scale_t"), **common))
+        elif cls == "Merge" and str(layer.get_attr("op", "")).lower() in ("add", "subtract", "multiply", "average"):
+            layers.append(Layer(kind="merge", activation=str(layer.get_attr("op")).lower(), **common))
+        elif cls in FREE_LAYERS:
+            layers.append(Layer(kind="free", **common))
+        else:
+            detail = activation or str(layer.get_attr("op", "") or "")
+            unsupported.append(f"{layer.name} ({cls}{' ' + detail if detail else ''})")
+    if unsupported:
+        raise UnsupportedLayer("no resource model for layer(s): " + ", ".join(unsupported)
+                               + "; supported: Dense, BatchNormalization, Merge, activations, Softmax (io_parallel)")
+    if io_type != "io_parallel":
+        raise UnsupportedLayer(f"io_type {io_type!r} is not modelled; expected io_parallel")
+    return Graph(tuple(layers), io_type=io_type, backend=str(cfg.get_config_value("Backend") or "Vitis"),
+                 part=str(cfg.get_config_value("Part") or ""),
+                 clock_period_ns=float(cfg.get_config_value("ClockPeriod") or 5.0))
+
+
+def from_program(program, n_inputs: int, hls_config: dict, part: str, clock_period_ns: float,
+                 backend: str = "Vitis", precisions: list[dict] | None = None) -> Graph:
+    """The graph of a built codesign firmware, read off its emulator program and hls4ml config.
+
+    This is how the search estimates a candidate: the firmware cache holds both, so no hls4ml
+    conversion is repeated.
+    """
+    from codesign.firmware import program as prog
+
+    model_cfg = hls_config.get("Model", {})
+    layer_cfg = hls_config.get("LayerName", {})
+    built = {row["layer"]: row for row in (precisions or [])}  # what hls4ml used (it may adjust a reuse factor)
+    keys = {"ReuseFactor": "reuse_factor", "Strategy": "strategy"}
+
+    def setting(name: str, key: str, default):
+        if keys[key] in built.get(name, {}):
+            return built[name][keys[key]]
+        return layer_cfg.get(name, {}).get(key, model_cfg.get(key, default))
+
+    types, layers = {}, []
+    for op in program.ops:
+        types[op.name] = op.out
+        if isinstance(op, prog.InputOp):
+            layers.append(Layer(op.name, "input", n_inputs, n_inputs, op.out, op.out))
+            continue
+        in_t = types[op.inputs[0]]
+        common = dict(name=op.name, in_type=in_t, out_type=op.out, reuse=int(setting(op.name, "ReuseFactor", 1)),
+                      strategy=str(setting(op.name, "Strategy", "Latency")).lower())
+        if isinstance(op, prog.DenseOp):
+            n_in, n_out = op.weight.shape
+            layers.append(Layer(kind="dense", n_in=n_in, n_out=n_out, weight=op.weight, weight_type=op.weight_type,
+                                accum=op.accum, **common))
+            continue
+        n = _width_of(op, layers)
+        if isinstance(op, prog.ActivationOp):
+            layers.append(Layer(kind="activation", activation=op.activation, n_in=n, n_out=n, **common))
+        elif isinstance(op, prog.LeakyReLUOp):
+            layers.append(Layer(kind="activation", activation="leaky_relu", n_in=n, n_out=n, **common))
+        elif isinstance(op, prog.BatchNormOp):
+            layers.append(Layer(kind="batchnorm", weight_type=op.scale_type, n_in=n, n_out=n, **common))
+        elif isinstance(op, prog.MergeOp):
+            layers.append(Layer(kind="merge", activation=op.op, n_in=n, n_out=n, **common))
+        else:
+            raise UnsupportedLayer(f"no resource model for program op {type(op).__name__} ({op.name})")
+    return Graph(tuple(layers), "io_parallel", backend, part, clock_period_ns)
+
+
+def _width_of(op, layers: list[Layer]) -> int:
+    """Element count of an element-wise op: the size of its (first) input."""
+    by_name = {la.name: la for la in layers}
+    src = by_name.get(op.inputs[0])
+    if src is None:
+        raise UnsupportedLayer(f"{op.name}: input {op.inputs[0]!r} not found in the program")
+    return src.n_out
+
+
+def from_firmware(fw, part: str | None = None, clock_period_ns: float | None = None) -> Graph:
+    """The graph of a built `Firmware` (fresh or from the cache)."""
+    info = fw.info
+    return from_program(fw.program, len(fw.units.exponents), info.get("hls_config", {}),
+                        part or info.get("part", ""), clock_period_ns or float(info.get("clock_period_ns", 5.0)),
+                        info.get("options", {}).get("backend", "Vitis"), info.get("precisions"))
