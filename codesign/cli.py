@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
-import warnings
 from pathlib import Path
 
 from codesign import __version__
@@ -311,6 +309,73 @@ def _hls_model(kind, model, cfg, target, backend, project: Path):
                    part=target.part, clock_period=target.clock_period_ns)
 
 
+def cmd_search(args) -> int:
+    """Search a design space: train, build, C-simulate, score and estimate candidates; keep the Pareto front."""
+    from codesign import config as cfg
+    from codesign import tasks
+    from codesign.hardware import targets
+    from codesign.search import space as space_mod
+    from codesign.search import study
+
+    space_name = args.space or (args.task or "l1-anomaly").replace("-", "_")
+    space = space_mod.load(str(resolve_space(space_name)))
+    if args.task and space.task != args.task:
+        raise ConfigError(f"{space_name}: a space for task {space.task!r}, but --task says {args.task!r}")
+    target = targets.load(args.target)
+    budget_text = study.budget_fraction(args.budget, target.resources_dict) if args.budget else ""
+    budget = targets.Budget.parse(budget_text) if budget_text else target.budget
+    base_name = args.config or space.base
+    if base_name is None:
+        raise ConfigError(f"{space_name}: no base training config; give --config FILE|PRESET")
+    task = tasks.get(space.task)
+    base = cfg.load(task.Config, resolve_config(base_name))
+    if args.seed is not None:
+        base = base.model_copy(update={"seed": args.seed})
+    if args.jobs < 1:
+        raise ConfigError(f"-j must be >= 1, got {args.jobs}")
+    settings = study.Settings(task=space.task, target=target.name, budget=budget, n_trials=args.trials,
+                              jobs=args.jobs, scheduler=args.scheduler, storage=args.storage, seed=base.seed,
+                              tpr=args.tpr or space.objectives.tpr, resource=space.objectives.resource,
+                              latency=space.objectives.latency, base_config=base.model_dump(mode="json"))
+    if settings.tpr != "average" and settings.tpr not in base.data.signals:
+        raise ConfigError(f"--tpr {settings.tpr!r}: not a signal of this task ({', '.join(base.data.signals)}) "
+                          "nor 'average'")
+    out = Path(args.out) if args.out else _default_run_dir("search")
+    limits = ", ".join(f"{k} <= {v:g}" for k, v in budget.limits().items()) or "none"
+    print(f"search {space_name} on {target.name}: {args.trials} trials, -j {args.jobs}; budget: {limits}; "
+          f"study in {out}", flush=True)
+    records = study.run(space, settings, out, progress=not args.quiet)
+    paths = study.write_results(out, records, settings)
+    best = study.front(records, settings)
+    complete = sum(r["status"] == "complete" for r in records)
+    failed = [r for r in records if r["status"] == "failed"]
+    print(f"{len(records)} trials: {complete} complete, {len(failed)} failed, "
+          f"{sum(r.get('feasible', False) for r in records)} within budget")
+    for r in failed[:5]:
+        print(f"  trial {r['number']} failed: {r['reason'][:160]}")
+    if best:
+        print("Pareto front (feasible):")
+        print(study.format_front(best, settings))
+    else:
+        print("no candidate meets the budget; the closest:")
+        print(study.format_front(study.closest(records), settings))
+    print(f"trials: {paths['csv']} / {paths['parquet']}; front: {paths['front']}")
+    return 0 if best else 1
+
+
+SPACES = Path(__file__).resolve().parents[1] / "search"
+
+
+def resolve_space(name: str) -> Path:
+    path = Path(name)
+    if path.exists() or path.suffix in (".yaml", ".yml") or "/" in name:
+        return path
+    known = sorted(p.stem for p in SPACES.glob("*.yaml"))
+    if name not in known:
+        raise ConfigError(f"{name}: no such search space file or name (spaces: {', '.join(known)})")
+    return SPACES / f"{name}.yaml"
+
+
 def cmd_generate(args) -> int:
     from codesign.tasks import l1_anomaly
 
@@ -387,6 +452,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", help="an hls4ml project synthesised elsewhere: compare, and learn from its reports")
     p.set_defaults(func=cmd_estimate)
 
+    p = sub.add_parser("search", help="search a design space for the Pareto front of TPR at FPR 1e-5 vs resources")
+    p.add_argument("--task", help="task name (default l1-anomaly)")
+    p.add_argument("--space", help="search space YAML or name in search/ (default: the task's)")
+    p.add_argument("--config", help="base training config or preset (default: the space's `base`)")
+    p.add_argument("--target", default="xcvu13p", help="FPGA target from targets/ (default xcvu13p)")
+    p.add_argument("--budget", help="limits, e.g. luts=20000,dsps=100,latency_ns=100 or luts=5%% "
+                   "(default: the target's budget)")
+    p.add_argument("--trials", type=int, default=20, help="number of finished trials to reach (default 20)")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="candidates evaluated at once (local Dask workers)")
+    p.add_argument("--scheduler", help="an existing Dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--storage", help="Optuna storage URL (default: SQLite in the run directory)")
+    p.add_argument("--tpr", help="objective: 'average' TPR over signals or one signal's name")
+    p.add_argument("--seed", type=int, help="override the base config's seed")
+    p.add_argument("--out", help="run directory (default runs/search/<time>); an existing study there resumes")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_search)
+
     p = sub.add_parser("generate", help="write synthetic ADC2021-layout h5 files (background + 4 signals)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--n-background", type=int, default=4_000_000)
@@ -405,11 +487,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     if not args.verbose:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        logging.getLogger("tensorflow").setLevel(logging.ERROR)
-        # Known and harmless: QKeras quantizers pass through keras.constraints.serialize.
-        warnings.filterwarnings("ignore", message=r"The `keras.constraints.serialize\(\)` API")
-        warnings.filterwarnings("ignore", message="Failed to propagate quantization scales")
+        from codesign.runtime import quiet_libraries
+
+        quiet_libraries()
     try:
         return args.func(args)
     except CodesignError as exc:

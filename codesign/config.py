@@ -25,7 +25,7 @@ def describe_validation_error(exc: ValidationError, source: str) -> str:
     """First problem of a pydantic error as one line: '<source>: <key.path>: <message> (got <value>)'."""
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    message = err["msg"]
+    message = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         message = "unknown key"
     got = err.get("input")

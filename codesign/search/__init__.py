@@ -1,0 +1,1 @@
+"""The design-space search: spaces as data, candidates, the objective, and the study driver."""

@@ -1,0 +1,74 @@
+"""A candidate: one point of a space made concrete — a task config, firmware options and an estimation method."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from codesign import config as cfg
+from codesign.core.spec import FixedPoint, Pruning, Quantization
+from codesign.firmware.options import FirmwareOptions
+
+
+class InvalidCandidate(ValueError):
+    """Parameters that make no valid model (e.g. integer bits >= bits): recorded as a failed candidate."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    params: dict
+    config: object  # the task's Config
+    firmware: FirmwareOptions
+    method: str  # estimation method: analytic | da
+
+    @property
+    def key(self) -> str:
+        """Same model, training and firmware -> same key: duplicates reuse the first result."""
+        blob = json.dumps({"config": self.config.model_dump(mode="json"), "firmware": self.firmware.model_dump(
+            mode="json"), "method": self.method}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def make(params: dict, base_config, config_cls) -> Candidate:
+    """Apply a space's parameters to the base training config."""
+    p = dict(params)
+    model = base_config.model.model_dump(mode="json")
+    if "depth" in p:
+        depth = int(p["depth"])
+        model["encoder"] = [int(p[f"width_{i}"]) for i in range(1, depth + 1)] if "width_1" in p else \
+            model["encoder"][:depth]
+    if "latent" in p:
+        model["latent"] = int(p["latent"])
+    if "batchnorm" in p:
+        model["batchnorm"] = bool(p["batchnorm"])
+    quant_keys = ("weight_bits", "weight_integer", "activation_bits", "activation_integer")
+    if any(k in p for k in quant_keys):
+        q = base_config.model.quantization or Quantization()
+        try:
+            weight = FixedPoint(bits=int(p.get("weight_bits", q.weight.bits)),
+                                integer=int(p.get("weight_integer", q.weight.integer)))
+            act = FixedPoint(bits=int(p.get("activation_bits", q.activation.bits)),
+                             integer=int(p.get("activation_integer", q.activation.integer)))
+        except ValidationError as exc:
+            raise InvalidCandidate(exc.errors()[0]["msg"]) from None
+        model["quantization"] = Quantization(weight=weight, activation=act).model_dump(mode="json")
+    if "sparsity" in p:
+        s = float(p["sparsity"])
+        base = base_config.model.pruning or Pruning(end_epoch=max(1, base_config.training.epochs // 4))
+        model["pruning"] = None if s <= 0 else base.model_copy(update={"sparsity": s}).model_dump(mode="json")
+    training = base_config.training.model_dump(mode="json")
+    for key in ("learning_rate", "batch_size"):
+        if key in p:
+            training[key] = p[key]
+    data = {**base_config.model_dump(mode="json"), "model": model, "training": training}
+    try:
+        config = cfg.parse(config_cls, data, "candidate")
+    except Exception as exc:  # ConfigError from validation: the parameters make no valid model
+        raise InvalidCandidate(str(exc)) from None
+    strategy = str(p.get("strategy", "latency"))
+    firmware = FirmwareOptions(reuse_factor=1 if strategy == "da" else int(p.get("reuse_factor", 1)),
+                               strategy="resource" if strategy == "resource" else "latency")
+    return Candidate(p, config, firmware, "da" if strategy == "da" else "analytic")

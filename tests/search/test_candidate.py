@@ -1,0 +1,40 @@
+"""Parameters -> task config + firmware options; invalid combinations; the duplicate key."""
+
+import pytest
+
+from codesign import config as cfg
+from codesign.cli import resolve_config
+from codesign.search import candidate
+from codesign.tasks import l1_anomaly
+
+
+@pytest.fixture(scope="module")
+def base():
+    return cfg.load(l1_anomaly.Config, resolve_config("search_l1"))
+
+
+def test_parameters_reach_model_training_and_firmware(base):
+    params = {"depth": 3, "width_1": 64, "width_2": 16, "width_3": 8, "latent": 4, "weight_bits": 6,
+              "weight_integer": 1, "activation_bits": 7, "sparsity": 0.5, "reuse_factor": 2, "strategy": "resource",
+              "learning_rate": 2e-3}
+    c = candidate.make(params, base, l1_anomaly.Config)
+    m = c.config.model
+    assert list(m.encoder) == [64, 16, 8] and m.latent == 4
+    assert (m.quantization.weight.bits, m.quantization.weight.integer, m.quantization.activation.bits) == (6, 1, 7)
+    assert m.pruning.sparsity == 0.5 and c.config.training.learning_rate == 2e-3
+    assert (c.firmware.reuse_factor, c.firmware.strategy, c.method) == (2, "resource", "analytic")
+    dense = candidate.make({**params, "sparsity": 0.0, "strategy": "da"}, base, l1_anomaly.Config)
+    assert dense.config.model.pruning is None and dense.method == "da" and dense.firmware.reuse_factor == 1
+
+
+def test_duplicates_share_a_key_and_differences_do_not(base):
+    p = {"depth": 1, "width_1": 16, "latent": 3, "strategy": "da", "reuse_factor": 1}
+    a = candidate.make(p, base, l1_anomaly.Config)
+    b = candidate.make({**p, "reuse_factor": 4}, base, l1_anomaly.Config)  # DA ignores the reuse factor
+    c = candidate.make({**p, "latent": 2}, base, l1_anomaly.Config)
+    assert a.key == b.key != c.key
+
+
+def test_invalid_combinations_are_candidate_failures(base):
+    with pytest.raises(candidate.InvalidCandidate, match="integer bits"):
+        candidate.make({"weight_bits": 3, "weight_integer": 3}, base, l1_anomaly.Config)

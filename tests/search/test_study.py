@@ -1,0 +1,156 @@
+"""Studies end to end on a tiny sample: run, resume, reuse, SIGKILL mid-candidate, 2 Dask workers, bad input.
+
+Every candidate is really trained, compiled, C-simulated (bit-exact check), scored and estimated.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from codesign import cli
+from codesign import config as cfg
+from codesign.hardware import targets
+from codesign.search import space as space_mod
+from codesign.search import study
+
+BASE = """task: l1-anomaly
+seed: 3
+data: {n_train: 6000, n_val: 2000, n_test: 10000, n_signal: 1000}
+model: {kind: dense_ae, encoder: [8], latent: 2, activation: relu, input_batchnorm: false,
+        quantization: {weight: {bits: 6, integer: 0}, activation: {bits: 8, integer: 2}}}
+training: {epochs: 2, batch_size: 1024, early_stopping_patience: 1, lr_patience: 1}
+metrics: {fpr: 1.0e-3, n_bootstrap: 20}
+"""
+SPACE = """task: l1-anomaly
+base: {base}
+dimensions:
+  depth: {{int: [1, 2]}}
+  width: {{choice: [4, 8]}}
+  latent: {{choice: [2, 3]}}
+  weight_bits: {{int: [4, 8]}}
+  sparsity: {{float: [0.0, 0.5], step: 0.5}}
+"""
+
+
+@pytest.fixture()
+def space_file(tmp_path):
+    (tmp_path / "base.yaml").write_text(BASE)
+    path = tmp_path / "space.yaml"
+    path.write_text(SPACE.format(base=tmp_path / "base.yaml"))
+    return path
+
+
+def records(out: Path) -> dict[int, dict]:
+    return {int(p.stem): json.loads(p.read_text()) for p in sorted((out / "trials").glob("*.json"))}
+
+
+def search(space_file, out, *extra) -> int:
+    return cli.main(["search", "--space", str(space_file), "--out", str(out), "--quiet", "--target", "xcvu9p",
+                     *map(str, extra)])
+
+
+def test_study_runs_resumes_and_reuses(space_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert search(space_file, out, "--trials", 3, "--budget", "luts=50%") == 0
+    printed = capsys.readouterr().out
+    assert "Pareto front (feasible):" in printed and "3 trials: 3 complete" in printed
+    first = records(out)
+    assert len(first) == 3 and all(r["status"] == "complete" for r in first.values())
+    r = first[0]
+    assert r["bit_exact"]["n_exact"] == r["bit_exact"]["n_events"] > 0
+    assert set(r["scores"]) == {"Ato4l", "leptoquark", "hToTauTau", "hChToTauNu"}
+    assert r["estimate"]["method"] == "analytic" and r["estimate"]["lut"] > 0 and r["seconds"]["train"] > 0
+    for name in ("study.db", "search.json", "trials.csv", "trials.parquet", "front.csv"):
+        assert (out / name).is_file()
+    saved = json.loads((out / "search.json").read_text())
+    assert saved["settings"]["seed"] == 3 and "versions" in json.dumps(saved["provenance"])
+    # the same command with more trials resumes: finished trials are kept as they are
+    assert search(space_file, out, "--trials", 4, "--budget", "luts=50%") == 0
+    again = records(out)
+    assert len(again) == 4 and all(again[n] == first[n] for n in first)
+    # a resumed study must be the same study
+    assert search(space_file, out, "--trials", 5, "--budget", "luts=10%") == 2
+    assert "holds a study with different settings (budget)" in capsys.readouterr().err
+
+
+def test_sigkill_mid_candidate_then_resume(space_file, tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "codesign.cli", "search", "--space", str(space_file), "--out", str(out), "--quiet",
+           "--trials", "3", "--target", "xcvu9p"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (out / "trials" / "00000.json").is_file() and time.time() < deadline:
+        time.sleep(0.5)
+    assert (out / "trials" / "00000.json").is_file(), "the first candidate never finished"
+    time.sleep(4)  # the second candidate is being trained
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = records(out)
+    assert 1 <= len(before) < 3
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    after = records(out)
+    assert sum(r["status"] == "complete" for r in after.values()) == 3
+    assert all(after[n] == before[n] for n in before)  # nothing finished was lost or redone
+
+
+def test_two_workers_give_the_serial_results(space_file, tmp_path):
+    s = space_mod.load(str(space_file))
+    base = cfg.read_yaml(tmp_path / "base.yaml")
+    settings = study.Settings(task="l1-anomaly", target="xcvu9p", n_trials=2, base_config=base, csim_check=200)
+    points = [{"depth": 1, "width_1": 8, "latent": 2, "weight_bits": 6, "sparsity": 0.0},
+              {"depth": 2, "width_1": 8, "width_2": 4, "latent": 3, "weight_bits": 4, "sparsity": 0.5}]
+    serial = study.run(s, settings, tmp_path / "serial", progress=False, enqueue=points)
+    parallel = study.run(s, settings.model_copy(update={"jobs": 2}), tmp_path / "parallel", progress=False,
+                         enqueue=points)
+
+    def content(rs):
+        return sorted((r["key"], r["tpr"], r["auc"], json.dumps(r["scores"], sort_keys=True),
+                       json.dumps(r["estimate"], sort_keys=True)) for r in rs)
+
+    assert content(serial) == content(parallel)
+    assert len(serial) == 2
+
+
+def test_a_budget_nothing_meets(space_file, tmp_path, capsys):
+    assert search(space_file, tmp_path / "run", "--trials", 1, "--budget", "luts=10") == 1
+    out = capsys.readouterr().out
+    assert "no candidate meets the budget; the closest:" in out and "1 trials: 1 complete" in out
+    (rec,) = records(tmp_path / "run").values()
+    assert rec["feasible"] is False and rec["violations"]["lut"] > 0
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--budget", "lutz=5"], "--budget: cannot read 'lutz=5'"),
+    (["--budget", "luts=-5"], "--budget: lut: Input should be greater than or equal to 0"),
+    (["--budget", "luts=five"], "--budget: lut must be a number"),
+    (["--budget", "latency_ns=5%"], "a percentage needs a resource of the part"),
+    (["--target", "xcvu99p"], "unknown target 'xcvu99p'"),
+    (["--tpr", "Zprime"], "--tpr 'Zprime': not a signal"),
+    (["-j", "0"], "-j must be >= 1"),
+])
+def test_bad_input_leaves_no_study(space_file, tmp_path, capsys, extra, message):
+    out = tmp_path / "run"
+    assert search(space_file, out, *extra) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+    assert not out.exists()
+
+
+def test_malformed_space_file(tmp_path, capsys):
+    bad = tmp_path / "space.yaml"
+    bad.write_text("dimensions: {depth: {int: [1, 3]}, colour: {choice: [red]}}\n")
+    assert cli.main(["search", "--space", str(bad), "--out", str(tmp_path / "run")]) == 2
+    assert "space.yaml: dimensions: unknown dimension(s) colour" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_budget_percentages():
+    res = targets.load("xcvu9p").resources_dict
+    assert study.budget_fraction("luts=5%,dsp=100", res) == f"luts={int(0.05 * 1182240)},dsp=100"
