@@ -333,10 +333,13 @@ def cmd_search(args) -> int:
         base = base.model_copy(update={"seed": args.seed})
     if args.jobs < 1:
         raise ConfigError(f"-j must be >= 1, got {args.jobs}")
+    if not 0 <= args.fidelity < 1 or args.prune_margin < 1:
+        raise ConfigError("--fidelity must be in [0, 1) and --prune-margin >= 1")
     settings = study.Settings(task=space.task, target=target.name, budget=budget, n_trials=args.trials,
                               jobs=args.jobs, scheduler=args.scheduler, storage=args.storage, seed=base.seed,
                               tpr=args.tpr or space.objectives.tpr, resource=space.objectives.resource,
-                              latency=space.objectives.latency, base_config=base.model_dump(mode="json"))
+                              latency=space.objectives.latency, base_config=base.model_dump(mode="json"),
+                              fidelity=args.fidelity, prune_margin=args.prune_margin)
     if settings.tpr != "average" and settings.tpr not in base.data.signals:
         raise ConfigError(f"--tpr {settings.tpr!r}: not a signal of this task ({', '.join(base.data.signals)}) "
                           "nor 'average'")
@@ -344,7 +347,15 @@ def cmd_search(args) -> int:
     limits = ", ".join(f"{k} <= {v:g}" for k, v in budget.limits().items()) or "none"
     print(f"search {space_name} on {target.name}: {args.trials} trials, -j {args.jobs}; budget: {limits}; "
           f"study in {out}", flush=True)
-    records = study.run(space, settings, out, progress=not args.quiet)
+    if args.engine == "keras-tuner":
+        if args.jobs > 1 or args.scheduler or args.storage:
+            raise ConfigError("--engine keras-tuner runs candidates one at a time in this process: "
+                              "drop -j/--scheduler/--storage (they belong to the Optuna engine)")
+        from codesign.search import tuner
+
+        records = tuner.run(space, settings, out, args.algorithm)
+    else:
+        records = study.run(space, settings, out, progress=not args.quiet)
     paths = study.write_results(out, records, settings)
     best = study.front(records, settings)
     complete = sum(r["status"] == "complete" for r in records)
@@ -464,6 +475,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", help="an existing Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("--storage", help="Optuna storage URL (default: SQLite in the run directory)")
     p.add_argument("--tpr", help="objective: 'average' TPR over signals or one signal's name")
+    p.add_argument("--engine", choices=["optuna", "keras-tuner"], default="optuna",
+                   help="optuna: multi-objective Pareto search (default); keras-tuner: single objective, "
+                   "budget as a penalty")
+    p.add_argument("--algorithm", choices=["bayesian", "random"], default="bayesian",
+                   help="keras-tuner oracle (default bayesian)")
+    p.add_argument("--fidelity", type=float, default=0.25,
+                   help="first pass on this fraction of epochs and data; candidates the front beats by "
+                   "--prune-margin end there (0 = off; default 0.25)")
+    p.add_argument("--prune-margin", type=float, default=2.0, help="default 2: a front point 2x better in TPR "
+                   "at no more resources ends a candidate after its first pass")
     p.add_argument("--seed", type=int, help="override the base config's seed")
     p.add_argument("--out", help="run directory (default runs/search/<time>); an existing study there resumes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -79,8 +79,14 @@ def summarise(scores: dict, tpr_of: str) -> dict:
     return {"tpr": tpr, "tpr_error": err, "auc": auc}
 
 
-def evaluate(params: dict, run_dir: str, settings: dict) -> dict:
-    """Train, build, check, score and estimate one candidate; never raises for a candidate's own failure."""
+def evaluate(params: dict, run_dir: str, settings: dict, front: list[list[float]] | None = None) -> dict:
+    """Train, build, check, score and estimate one candidate; never raises for a candidate's own failure.
+
+    `front`: (TPR, resource) of the feasible candidates found so far. With `settings['fidelity']` > 0 a
+    cheap first pass (that fraction of the epochs and training data, Keras scores, the network's own
+    resources) ends the candidate as 'pruned' when a front point beats it by `prune_margin` in TPR at
+    no more resources; otherwise the candidate is trained again at full fidelity from scratch.
+    """
     from codesign import tasks
     from codesign.search import candidate as cand
 
@@ -99,6 +105,12 @@ def evaluate(params: dict, run_dir: str, settings: dict) -> dict:
         base = cfg.parse(task.Config, settings["base_config"], "search base config")
         c = cand.make(params, base, task.Config)
         record["key"] = c.key
+        if float(settings.get("fidelity", 0)) > 0 and front:
+            reason = _low_fidelity(c, run_dir, settings, front, seconds)
+            if reason:
+                record.update(status="pruned", reason=reason)
+                seconds["total"] = round(time.perf_counter() - start, 2)
+                return record
         record.update(_evaluate(c, run_dir, settings, seconds))
     except cand.InvalidCandidate as exc:
         record.update(status="failed", reason=f"invalid parameters: {exc}")
@@ -111,6 +123,46 @@ def evaluate(params: dict, run_dir: str, settings: dict) -> dict:
     return record
 
 
+def _low_fidelity(c, run_dir: Path, settings: dict, front: list[list[float]], seconds: dict) -> str:
+    """The reason to stop this candidate after a cheap pass, or '' to go on."""
+    from codesign.hardware import estimate, load, targets
+    from codesign.tasks.base import Dataset, train_and_score
+
+    t = time.perf_counter()
+    frac = float(settings["fidelity"])
+    data = read_data(run_dir)
+    n = max(1000, int(len(data.x_train) * frac))
+    small = Dataset(data.x_train[:n], data.x_val[:max(500, int(len(data.x_val) * frac))], data.x_test,
+                    data.signals, data.input_names, data.sources)
+    training = c.config.training
+    model_spec = c.config.model
+    epochs = max(2 if model_spec.pruning is not None else 1, round(training.epochs * frac))
+    if model_spec.pruning is not None:  # reach the sparsity earlier, and train at least one epoch after it
+        p = model_spec.pruning
+        end = max(1, min(epochs - 1, round(p.end_epoch * frac)))
+        model_spec = model_spec.model_copy(update={"pruning": p.model_copy(update={
+            "begin_epoch": min(p.begin_epoch, end - 1), "end_epoch": end})})
+    config = c.config.model_copy(update={"training": training.model_copy(update={"epochs": epochs}),
+                                         "model": model_spec,
+                                         "metrics": c.config.metrics.model_copy(update={"n_bootstrap": 10})})
+    result = train_and_score(config, small)
+    low = summarise(result.scores, settings["tpr"])
+    target = targets.load(settings["target"])
+    kcfg = load.hls_config("keras", result.model, c.firmware.backend, None, None, c.firmware.reuse_factor,
+                           c.firmware.strategy if c.method != "da" else "da")
+    net = estimate.estimate(load.convert("keras", result.model, kcfg, target.part, target.clock_period_ns),
+                            c.method, target)
+    bound = float(net.summary()[settings.get("resource", "lut")])  # the network alone: a lower bound
+    seconds["low_fidelity"] = round(time.perf_counter() - t, 2)
+    optimistic = float(settings.get("prune_margin", 2.0)) * (low["tpr"] + 2 * low["tpr_error"])
+    for f_tpr, f_res in front:
+        if f_tpr > optimistic and f_res <= bound:
+            return (f"low fidelity ({frac:g} of epochs and data): TPR {low['tpr']:.2e} ± {low['tpr_error']:.1e}, "
+                    f"network alone {bound:.0f} {settings.get('resource', 'lut')}; the front has TPR {f_tpr:.2e} "
+                    f"at {f_res:.0f}, more than {settings.get('prune_margin', 2.0):g}x better at no more resources")
+    return ""
+
+
 def _evaluate(c, run_dir: Path, settings: dict, seconds: dict) -> dict:
     from codesign import evaluation, firmware
     from codesign.data import adc2021
@@ -119,7 +171,9 @@ def _evaluate(c, run_dir: Path, settings: dict, seconds: dict) -> dict:
 
     data = read_data(run_dir)
     t = time.perf_counter()
-    result = train_and_score(c.config, data)
+    # Keras-level scores are a diagnostic here (the firmware's are the result): the fewest resamplings.
+    quick = c.config.model_copy(update={"metrics": c.config.metrics.model_copy(update={"n_bootstrap": 10})})
+    result = train_and_score(quick, data)
     seconds["train"] = round(time.perf_counter() - t, 2)
     keras = summarise(result.scores, settings["tpr"])
 

@@ -49,6 +49,8 @@ class Settings(Frozen):
     resource: str = "lut"
     latency: str = "constraint"
     csim_check: int = Field(1000, ge=0)
+    fidelity: float = Field(0.25, ge=0.0, lt=1.0, description="first-pass fraction of epochs and data; 0 = off")
+    prune_margin: float = Field(2.0, ge=1.0, description="front TPR this many times better ends a candidate")
     tf_threads: int = Field(1, ge=1)
     base_config: dict = Field(default_factory=dict, description="the task config the candidates override")
 
@@ -202,7 +204,9 @@ def run(space: Space, settings: Settings, run_dir: Path, progress: bool = True,
                                          "reused_from": by_key[key]["number"]}, settings, run_dir, records, by_key)
                     bar.update(1)
                     continue
-                future = client.submit(objective.evaluate, params, str(run_dir), settings_dict, pure=False,
+                current = [[r["tpr"], float(r["estimate"][settings.resource])] for r in front(
+                    list(records.values()), settings)]
+                future = client.submit(objective.evaluate, params, str(run_dir), settings_dict, current, pure=False,
                                        key=f"trial-{trial.number}-{time.time_ns()}")
                 pending[future] = trial
                 futures.add(future)

@@ -46,7 +46,8 @@ def test_widths_follow_depth():
     ("dimensions: {depth: {int: [1, 3], choice: [1]}}", "exactly one of choice"),
     ("dimensions: {depth: {range: [1, 3]}}", r"dimensions.depth.range: unknown key"),
     ("dimensions: {strategy: {choice: [latency, fast]}}", "strategy values must be latency, resource or da"),
-    ("dimensions: {depth: {int: [1, 2]}}\nbaseline: {depth: 1, latent: 3}", r"baseline: not a point of the space: unknown \['latent'\]"),
+    ("dimensions: {depth: {int: [1, 2]}}\nbaseline: {depth: 1, latent: 3}",
+     r"baseline: not a point of the space: unknown \['latent'\]"),
     ("dimensions: [depth]", "dimensions: Input should be a valid dictionary"),
 ])
 def test_malformed_spaces_name_the_key(tmp_path, text, message):

@@ -52,7 +52,7 @@ def records(out: Path) -> dict[int, dict]:
 
 def search(space_file, out, *extra) -> int:
     return cli.main(["search", "--space", str(space_file), "--out", str(out), "--quiet", "--target", "xcvu9p",
-                     *map(str, extra)])
+                     "--fidelity", "0", *map(str, extra)])
 
 
 def test_study_runs_resumes_and_reuses(space_file, tmp_path, capsys):
@@ -82,7 +82,7 @@ def test_study_runs_resumes_and_reuses(space_file, tmp_path, capsys):
 def test_sigkill_mid_candidate_then_resume(space_file, tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "codesign.cli", "search", "--space", str(space_file), "--out", str(out), "--quiet",
-           "--trials", "3", "--target", "xcvu9p"]
+           "--trials", "3", "--target", "xcvu9p", "--fidelity", "0"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while not (out / "trials" / "00000.json").is_file() and time.time() < deadline:
@@ -103,7 +103,8 @@ def test_sigkill_mid_candidate_then_resume(space_file, tmp_path):
 def test_two_workers_give_the_serial_results(space_file, tmp_path):
     s = space_mod.load(str(space_file))
     base = cfg.read_yaml(tmp_path / "base.yaml")
-    settings = study.Settings(task="l1-anomaly", target="xcvu9p", n_trials=2, base_config=base, csim_check=200)
+    settings = study.Settings(task="l1-anomaly", target="xcvu9p", n_trials=2, base_config=base, csim_check=200,
+                              fidelity=0)
     points = [{"depth": 1, "width_1": 8, "latent": 2, "weight_bits": 6, "sparsity": 0.0},
               {"depth": 2, "width_1": 8, "width_2": 4, "latent": 3, "weight_bits": 4, "sparsity": 0.5}]
     serial = study.run(s, settings, tmp_path / "serial", progress=False, enqueue=points)
@@ -134,6 +135,7 @@ def test_a_budget_nothing_meets(space_file, tmp_path, capsys):
     (["--target", "xcvu99p"], "unknown target 'xcvu99p'"),
     (["--tpr", "Zprime"], "--tpr 'Zprime': not a signal"),
     (["-j", "0"], "-j must be >= 1"),
+    (["--fidelity", "1.5"], "--fidelity must be in [0, 1)"),
 ])
 def test_bad_input_leaves_no_study(space_file, tmp_path, capsys, extra, message):
     out = tmp_path / "run"
@@ -154,3 +156,32 @@ def test_malformed_space_file(tmp_path, capsys):
 def test_budget_percentages():
     res = targets.load("xcvu9p").resources_dict
     assert study.budget_fraction("luts=5%,dsp=100", res) == f"luts={int(0.05 * 1182240)},dsp=100"
+
+
+def test_low_fidelity_pass_prunes_candidates_the_front_beats(space_file, tmp_path):
+    """A cheap first pass (a quarter of epochs and data) ends a candidate the front beats by the margin."""
+    from codesign.search import objective
+    from codesign.tasks import l1_anomaly
+
+    base = cfg.read_yaml(tmp_path / "base.yaml")
+    config = cfg.parse(l1_anomaly.Config, base, "base")
+    objective.write_data(tmp_path, l1_anomaly.load_data(config))
+    settings = study.Settings(task="l1-anomaly", target="xcvu9p", base_config=base, fidelity=0.25).model_dump()
+    params = {"depth": 1, "width_1": 8, "latent": 2, "weight_bits": 6, "sparsity": 0.5}
+    beaten = objective.evaluate(params, str(tmp_path), settings, front=[[1.0, 0.0]])
+    assert beaten["status"] == "pruned" and "low fidelity (0.25 of epochs and data)" in beaten["reason"]
+    assert beaten["seconds"]["low_fidelity"] > 0 and "train" not in beaten["seconds"]
+    kept = objective.evaluate(params, str(tmp_path), {**settings, "csim_check": 100}, front=[[1e-9, 1e9]])
+    assert kept["status"] == "complete" and kept["seconds"]["low_fidelity"] > 0 and kept["seconds"]["train"] > 0
+
+
+def test_keras_tuner_engine_on_the_same_space(space_file, tmp_path, capsys):
+    out = tmp_path / "kt"
+    assert search(space_file, out, "--engine", "keras-tuner", "--trials", 2, "--budget", "luts=50%") == 0
+    recs = records(out)
+    assert len(recs) == 2 and all(r["engine"] == "keras-tuner/bayesian" for r in recs.values())
+    assert all(r["status"] == "complete" and r["feasible"] for r in recs.values())
+    assert (out / "keras_tuner").is_dir() and (out / "trials.csv").is_file()
+    assert "Pareto front (feasible):" in capsys.readouterr().out
+    assert search(space_file, tmp_path / "x", "--engine", "keras-tuner", "-j", "2") == 2
+    assert "drop -j/--scheduler/--storage" in capsys.readouterr().err

@@ -1,0 +1,96 @@
+"""`--engine keras-tuner`: the same space and objective, single-objective, for AutoQKeras-style users.
+
+Keras Tuner's Bayesian-optimisation (or random-search) oracle proposes candidates; each is
+evaluated in process by the same `objective.evaluate` and scored as
+    TPR at the FPR - sum of relative budget excesses,
+so a candidate over budget scores below every feasible one (TPRs are at most 1). The
+tuner's own state (under `keras_tuner/` in the run directory) makes the search resumable;
+the trial records and results tables are the same as the Optuna engine's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from codesign.search import objective
+from codesign.search.space import Space
+
+ALGORITHMS = ("bayesian", "random")
+
+
+def hyperparameters(space: Space, max_depth: int):
+    """The space as keras_tuner HyperParameters (width_i declared up to the largest depth)."""
+    import keras_tuner as kt
+
+    hp = kt.HyperParameters()
+
+    def declare(name, dim):
+        if dim.choice is not None:
+            hp.Choice(name, dim.choice)
+        elif dim.int_range is not None:
+            hp.Int(name, *dim.int_range, step=int(dim.step or 1), sampling="log" if dim.log else "linear")
+        else:
+            hp.Float(name, *dim.float_range, step=dim.step, sampling="log" if dim.log else "linear")
+
+    for name, dim in space.dimensions.items():
+        if name != "width":
+            declare(name, dim)
+    if "width" in space.dimensions:
+        for i in range(1, max_depth + 1):
+            declare(f"width_{i}", space.dimensions["width"])
+    return hp
+
+
+def params_of(space: Space, values: dict) -> dict:
+    params = {k: v for k, v in values.items() if not k.startswith("width_")}
+    if "width" in space.dimensions:
+        params.update({f"width_{i}": values[f"width_{i}"] for i in range(1, int(params["depth"]) + 1)})
+    return params
+
+
+def score(record: dict) -> float:
+    return float(record["tpr"]) - sum(max(v, 0.0) for v in record.get("violations", {}).values())
+
+
+def run(space: Space, settings, run_dir: Path, algorithm: str = "bayesian") -> list[dict]:
+    import keras_tuner as kt
+
+    from codesign.search import study as study_mod
+
+    run_dir = Path(run_dir)
+    study_mod._check_settings(run_dir, settings, space)
+    from codesign import config as cfg
+    from codesign import tasks
+
+    task = tasks.get(settings.task)
+    base = cfg.parse(task.Config, settings.base_config, "search base config")
+    if not (run_dir / objective.DATA_DIR / "manifest.json").is_file():
+        objective.write_data(run_dir, task.load_data(base))
+    max_depth = space.dimensions["depth"].values()[-1] if "depth" in space.dimensions else 0
+    hp = hyperparameters(space, max_depth)
+    cls = kt.oracles.BayesianOptimizationOracle if algorithm == "bayesian" else kt.oracles.RandomSearchOracle
+    oracle = cls(objective=kt.Objective("score", "max"), max_trials=settings.n_trials, hyperparameters=hp,
+                 seed=settings.seed, tune_new_entries=False)
+    settings_dict = {**settings.model_dump(mode="json"), "fidelity": 0.0}
+    records: dict[int, dict] = study_mod._records(run_dir)
+
+    class _Tuner(kt.Tuner):
+        def run_trial(self, trial, *args, **kwargs):
+            params = params_of(space, trial.hyperparameters.values)
+            number = len(records)
+            record = {**objective.evaluate(params, str(run_dir), settings_dict), "number": number,
+                      "engine": f"keras-tuner/{algorithm}", "tuner_trial": trial.trial_id}
+            if record["status"] == "complete":
+                record["violations"] = settings.violations(record)
+                record["feasible"] = all(v <= 0 for v in record["violations"].values())
+            else:
+                record["feasible"] = False
+            study_mod._save_record(run_dir, record)
+            records[number] = record
+            if record["status"] != "complete":
+                raise kt.errors.FailedTrialError(record["reason"][:300])
+            return {"score": score(record)}
+
+    tuner = _Tuner(oracle=oracle, directory=str(run_dir), project_name="keras_tuner", overwrite=False)
+    tuner.search()
+    return [records[n] for n in sorted(records)]
