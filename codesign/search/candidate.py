@@ -64,6 +64,8 @@ def make(params: dict, base_config, config_cls) -> Candidate:
         if key in p:
             training[key] = p[key]
     data = {**base_config.model_dump(mode="json"), "model": model, "training": training}
+    if "preprocessing" in p:
+        data["preprocessing"] = str(p["preprocessing"])
     try:
         config = cfg.parse(config_cls, data, "candidate")
     except Exception as exc:  # ConfigError from validation: the parameters make no valid model

@@ -42,6 +42,7 @@ KNOWN = {
     "reuse_factor": "hls4ml reuse factor (all layers)",
     "strategy": "implementation: latency | resource | da (distributed arithmetic)",
     "batchnorm": "batch normalisation after hidden layers",
+    "preprocessing": "input preprocessing fitted on training data: none | standard",
     "learning_rate": "Adam learning rate",
     "batch_size": "training batch size",
 }
@@ -121,6 +122,10 @@ class Space(Frozen):
             raise ValueError(f"unknown dimension(s) {', '.join(unknown)}; known: {', '.join(KNOWN)}")
         if "width" in dims and "depth" not in dims:
             raise ValueError("width needs a depth dimension (or fix the encoder in the base config)")
+        if "preprocessing" in dims:
+            bad = set(dims["preprocessing"].values()) - {"none", "standard"}
+            if bad:
+                raise ValueError(f"preprocessing values must be none or standard, got {sorted(bad)}")
         if "strategy" in dims:
             bad = set(dims["strategy"].values()) - {"latency", "resource", "da"}
             if bad:

@@ -16,12 +16,13 @@ def base():
 def test_parameters_reach_model_training_and_firmware(base):
     params = {"depth": 3, "width_1": 64, "width_2": 16, "width_3": 8, "latent": 4, "weight_bits": 6,
               "weight_integer": 1, "activation_bits": 7, "sparsity": 0.5, "reuse_factor": 2, "strategy": "resource",
-              "learning_rate": 2e-3}
+              "learning_rate": 2e-3, "preprocessing": "standard"}
     c = candidate.make(params, base, l1_anomaly.Config)
     m = c.config.model
     assert list(m.encoder) == [64, 16, 8] and m.latent == 4
     assert (m.quantization.weight.bits, m.quantization.weight.integer, m.quantization.activation.bits) == (6, 1, 7)
     assert m.pruning.sparsity == 0.5 and c.config.training.learning_rate == 2e-3
+    assert c.config.preprocessing == "standard"
     assert (c.firmware.reuse_factor, c.firmware.strategy, c.method) == (2, "resource", "analytic")
     dense = candidate.make({**params, "sparsity": 0.0, "strategy": "da"}, base, l1_anomaly.Config)
     assert dense.config.model.pruning is None and dense.method == "da" and dense.firmware.reuse_factor == 1

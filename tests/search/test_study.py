@@ -100,7 +100,7 @@ def test_sigkill_mid_candidate_then_resume(space_file, tmp_path):
     assert all(after[n] == before[n] for n in before)  # nothing finished was lost or redone
 
 
-def test_two_workers_give_the_serial_results(space_file, tmp_path):
+def test_two_workers_and_a_dask_scheduler_give_the_serial_results(space_file, tmp_path):
     s = space_mod.load(str(space_file))
     base = cfg.read_yaml(tmp_path / "base.yaml")
     settings = study.Settings(task="l1-anomaly", target="xcvu9p", n_trials=2, base_config=base, csim_check=200,
@@ -111,11 +111,17 @@ def test_two_workers_give_the_serial_results(space_file, tmp_path):
     parallel = study.run(s, settings.model_copy(update={"jobs": 2}), tmp_path / "parallel", progress=False,
                          enqueue=points)
 
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        remote = study.run(s, settings.model_copy(update={"jobs": 2, "scheduler": cluster.scheduler_address}),
+                           tmp_path / "remote", progress=False, enqueue=points)
+
     def content(rs):
         return sorted((r["key"], r["tpr"], r["auc"], json.dumps(r["scores"], sort_keys=True),
                        json.dumps(r["estimate"], sort_keys=True)) for r in rs)
 
-    assert content(serial) == content(parallel)
+    assert content(serial) == content(parallel) == content(remote)
     assert len(serial) == 2
 
 
