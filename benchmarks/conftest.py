@@ -26,6 +26,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
         for b in benches:
             events = b.extra_info.get("events")
-            rate = f"{events / b.stats.mean:>14,.0f} events/s" if events else " " * 23
+            rate = f"{events / b.stats.mean:>14,.4g} events/s" if events else " " * 23
             ratio = f"{per_event(b) / per_event(ref):8.3f}x reference time/event" if ref is not None else ""
             terminalreporter.write_line(f"{group:<18} {b.name:<55} {b.stats.mean * 1e3:10.2f} ms {rate} {ratio}")

@@ -13,7 +13,7 @@ def quiet_libraries() -> None:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.core",
                  "distributed.worker", "distributed.http.proxy"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger(name).setLevel(logging.ERROR)
     # Known and harmless: QKeras quantizers pass through keras.constraints.serialize.
     warnings.filterwarnings("ignore", message=r"The `keras.constraints.serialize\(\)` API")
     warnings.filterwarnings("ignore", message="Failed to propagate quantization scales")

@@ -284,7 +284,7 @@ def _best_text(records: dict, settings: Settings) -> str:
     ok = [r for r in records.values() if r["status"] == "complete" and r.get("feasible")]
     if not ok:
         return "no feasible candidate yet"
-    best = max(ok, key=lambda r: r["tpr"])
+    best = max(ok, key=lambda r: (r["tpr"], -r["estimate"][settings.resource]))
     return f"best feasible TPR {best['tpr']:.2e} at {best['estimate'][settings.resource]:.0f} {settings.resource}"
 
 
