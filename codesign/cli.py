@@ -318,7 +318,7 @@ def cmd_search(args) -> int:
     from codesign.search import study
 
     space_name = args.space or (args.task or "l1-anomaly").replace("-", "_")
-    space = space_mod.load(str(resolve_space(space_name)))
+    space = space_mod.load(space_name)
     if args.task and space.task != args.task:
         raise ConfigError(f"{space_name}: a space for task {space.task!r}, but --task says {args.task!r}")
     target = targets.load(args.target)
@@ -372,19 +372,6 @@ def cmd_search(args) -> int:
         print(study.format_front(study.closest(records), settings))
     print(f"trials: {paths['csv']} / {paths['parquet']}; front: {paths['front']}")
     return 0 if best else 1
-
-
-SPACES = Path(__file__).resolve().parents[1] / "search"
-
-
-def resolve_space(name: str) -> Path:
-    path = Path(name)
-    if path.exists() or path.suffix in (".yaml", ".yml") or "/" in name:
-        return path
-    known = sorted(p.stem for p in SPACES.glob("*.yaml"))
-    if name not in known:
-        raise ConfigError(f"{name}: no such search space file or name (spaces: {', '.join(known)})")
-    return SPACES / f"{name}.yaml"
 
 
 def cmd_generate(args) -> int:

@@ -65,5 +65,17 @@ def load(cls: type[T], path: str | Path) -> T:
     return parse(cls, data, str(path))
 
 
+def load_named(cls: type[T], name_or_path: str, directory: Path, unknown: str) -> T:
+    """`directory/<name>.yaml` for a bare name, else the path as given; `unknown` formats the error
+    for a name with no file (placeholders {name} and {known})."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = directory / f"{name_or_path}.yaml"
+        if not path.is_file():
+            known = ", ".join(sorted(p.stem for p in directory.glob("*.yaml")))
+            raise ConfigError(unknown.format(name=repr(name_or_path), known=known))
+    return load(cls, path)
+
+
 def dump(obj: BaseModel) -> str:
     return yaml.safe_dump(obj.model_dump(mode="json"), sort_keys=False)

@@ -12,6 +12,7 @@ The totals are what Vivado logic synthesis would report (that is what must fit t
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from pydantic import Field
@@ -86,8 +87,7 @@ def estimate(graph: Graph, method: str = "analytic", target: Target | None = Non
     part = target.part if target is not None else graph.part
     clock = target.clock_period_ns if target is not None else graph.clock_period_ns
     family = target.family if target is not None else family_of(part)
-    hls_layers = analytic.estimate_layers(graph.__class__(graph.layers, graph.io_type, graph.backend, part, clock),
-                                          family, co)
+    hls_layers = analytic.estimate_layers(dataclasses.replace(graph, part=part, clock_period_ns=clock), family, co)
     ratio = co.synth_ratio
     synth_layers = [LayerEstimate(**{**c.model_dump(), **{r: getattr(c, r) * ratio.get(r, 1.0) for r in RESOURCES}})
                     for c in hls_layers]

@@ -97,12 +97,7 @@ def available(directory: Path = TARGETS_DIR) -> list[str]:
 
 def load(name_or_path: str, directory: Path = TARGETS_DIR) -> Target:
     """A target by name (targets/<name>.yaml) or by path to a YAML file."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = directory / f"{name_or_path}.yaml"
-        if not path.is_file():
-            raise ConfigError(f"unknown target {name_or_path!r}; known targets: {', '.join(available(directory))}")
-    return cfg.load(Target, path)
+    return cfg.load_named(Target, name_or_path, directory, "unknown target {name}; known targets: {known}")
 
 
 def family_of(part: str) -> Family:

@@ -25,7 +25,6 @@ from pydantic import Field, field_validator, model_validator
 
 from codesign import config as cfg
 from codesign.config import Frozen
-from codesign.errors import ConfigError
 
 SPACES_DIR = Path(__file__).resolve().parents[2] / "search"
 
@@ -174,9 +173,5 @@ def available(directory: Path = SPACES_DIR) -> list[str]:
 
 
 def load(name_or_path: str, directory: Path = SPACES_DIR) -> Space:
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = directory / f"{name_or_path}.yaml"
-        if not path.is_file():
-            raise ConfigError(f"unknown search space {name_or_path!r}; known: {', '.join(available(directory))}")
-    return cfg.load(Space, path)
+    """A space by name (search/<name>.yaml) or by path to a YAML file."""
+    return cfg.load_named(Space, name_or_path, directory, "unknown search space {name}; known: {known}")
