@@ -371,7 +371,25 @@ def cmd_search(args) -> int:
         print("no candidate meets the budget; the closest:")
         print(study.format_front(study.closest(records), settings))
     print(f"trials: {paths['csv']} / {paths['parquet']}; front: {paths['front']}")
+    print(f"plots and pages: codesign report {out}")
     return 0 if best else 1
+
+
+def cmd_report(args) -> int:
+    """Pareto plots, ROC curves, search insight and paper-ready tables of a search run, as a static report."""
+    from codesign.report import build
+    from codesign.report.study import Reference
+
+    formats = build.parse_formats(args.format)
+    references = [Reference.parse(text) for text in args.reference]
+    out = Path(args.out) if args.out else Path("reports") / Path(args.run_dir).resolve().name
+    result = build.write(args.run_dir, out, formats, references)
+    for line in result.skipped:
+        print(f"codesign: warning: {line}", file=sys.stderr)
+    where = result.index or result.out
+    print(f"report: {where} ({result.n_figures} figures, {result.n_candidates} candidate pages, "
+          f"{result.seconds:.1f} s)")
+    return 0
 
 
 def cmd_generate(args) -> int:
@@ -476,6 +494,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run directory (default runs/search/<time>); an existing study there resumes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("report", help="Pareto plots, ROC curves and a browsable static report of a search run")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="the --out directory of `codesign search` (finished or running)")
+    p.add_argument("--out", help="report directory (default reports/<RUN_DIR name>); an earlier report there is "
+                   "replaced, any other existing directory refused")
+    p.add_argument("--format", default="html,png,pdf", help="comma-separated: html, png, pdf (default all three)")
+    p.add_argument("--reference", action="append", default=[], metavar="SPEC",
+                   help="mark a trial ('12') or an external design ('AXOL1TL: lut=60000, tpr=0.02'); repeatable")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("generate", help="write synthetic ADC2021-layout h5 files (background + 4 signals)")
     p.add_argument("--out", required=True, help="output directory")

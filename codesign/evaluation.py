@@ -66,3 +66,32 @@ def score_dataset(firmware, x_test: np.ndarray, signals: dict[str, np.ndarray], 
     scores = {name: metrics.score_signal(name, background, s, fpr, n_bootstrap, seed, min_background_above)
               for name, s in signal_scores.items()}
     return scores, background, signal_scores
+
+
+def curves(background: np.ndarray, signal_scores: dict[str, np.ndarray], n_points: int = 120,
+           n_bins: int = 60) -> dict:
+    """ROC points and score histograms of firmware scores: what a report draws, a few kB per candidate."""
+    edges = metrics.histogram_edges(background, n_bins)
+    return {"roc": {name: metrics.roc_points(background, s, n_points) for name, s in signal_scores.items()},
+            "histogram": {"edges": edges.tolist(), "background": metrics.histogram(background, edges),
+                          **{name: metrics.histogram(s, edges) for name, s in signal_scores.items()}}}
+
+
+def layer_table(firmware, graph, estimate) -> list[dict]:
+    """Per layer: the types hls4ml built, the weights' sparsity in firmware, and the estimated cost."""
+    built = {row["layer"]: row for row in firmware.info.get("precisions", [])}
+    costs = {c.name: c for c in estimate.layers}
+    rows = []
+    for layer in graph.layers:
+        row = {"name": layer.name, "kind": layer.kind, "n_in": layer.n_in, "n_out": layer.n_out,
+               "result": str(layer.out_type), "weight": str(layer.weight_type) if layer.weight_type else None,
+               "accum": str(layer.accum) if layer.accum else None, "reuse_factor": layer.reuse,
+               "strategy": layer.strategy if layer.kind == "dense" else None,
+               "sparsity": float(np.mean(layer.weight == 0)) if layer.weight is not None else None,
+               "class": built.get(layer.name, {}).get("class", layer.kind)}
+        cost = costs.get(layer.name)
+        if cost is not None:
+            row.update(lut=round(cost.lut), ff=round(cost.ff), dsp=round(cost.dsp), bram18=round(cost.bram18),
+                       cycles=cost.cycles)
+        rows.append(row)
+    return rows

@@ -194,3 +194,42 @@ def false_alarm_rates(background, signal, efficiencies=(0.5, 0.9, 0.99)) -> dict
         threshold = np.quantile(s, 1.0 - eff, method="lower")
         out[float(eff)] = float(np.mean(b >= threshold))
     return out
+
+
+def roc_points(background, signal, n_points: int = 120) -> dict[str, list[float]]:
+    """The ROC at log-spaced background counts, exact at every point (a compact, plottable record).
+
+    The thresholds are the k-th largest background scores for k = 1 .. N, log-spaced, so the
+    tail the trigger lives in (FPR 1e-6 .. 1e-4) is sampled event by event and the bulk coarsely.
+    Same convention as `roc_curve`: a point means 'score > threshold'.
+    """
+    b = np.sort(_as_scores("background", background))
+    s = np.sort(_as_scores("signal", signal))
+    k = np.unique(np.geomspace(1, len(b), n_points).astype(np.int64))
+    thresholds = np.unique(b[len(b) - k])[::-1]
+    fpr = (len(b) - np.searchsorted(b, thresholds, side="right")) / len(b)
+    tpr = (len(s) - np.searchsorted(s, thresholds, side="right")) / len(s)
+    return {"fpr": [*fpr.tolist(), 1.0], "tpr": [*tpr.tolist(), 1.0],
+            "threshold": [*thresholds.tolist(), float(np.nextafter(min(b[0], s[0]), -np.inf))]}
+
+
+def histogram_edges(background, n_bins: int = 60) -> np.ndarray:
+    """Log-spaced score bins from the background's 0.1 % quantile to 10x its largest score.
+
+    Anomaly scores are positive and span decades; a log axis shows the bulk and the tail together.
+    Scores below the first edge and above the last are kept as under- and overflow.
+    """
+    b = _as_scores("background", background)
+    positive = b[b > 0]
+    hi = 10.0 * float(positive.max()) if positive.size else 1.0
+    lo = float(np.quantile(positive, 1e-3)) if positive.size else hi * 1e-6
+    lo = min(max(lo, hi * 1e-9), hi / 10.0)
+    return np.geomspace(lo, hi, n_bins + 1)
+
+
+def histogram(values, edges: np.ndarray) -> dict[str, object]:
+    """Counts in `edges` plus under- and overflow, as plain lists (JSON)."""
+    v = _as_scores("score", values)
+    counts, _ = np.histogram(v, bins=edges)
+    return {"counts": counts.tolist(), "underflow": int(np.sum(v < edges[0])), "overflow": int(np.sum(v > edges[-1])),
+            "n": int(v.size)}

@@ -90,3 +90,26 @@ def test_false_alarm_rates_hand_case():
     rates = metrics.false_alarm_rates(b, s, (0.5, 1.0))
     assert rates[0.5] == pytest.approx(0.01)  # threshold 99 keeps 51 % of the signal and one background
     assert rates[1.0] == pytest.approx(0.5)
+
+
+def test_roc_points_are_exact_points_of_the_full_roc(rng):
+    b = np.round(rng.exponential(1.0, 200_000), 3)  # ties, as fixed-point firmware scores have
+    s = np.round(rng.exponential(3.0, 5_000), 3)
+    pts = metrics.roc_points(b, s, n_points=80)
+    fpr, tpr, thr = metrics.roc_curve(b, s)
+    full = dict(zip(thr.tolist(), zip(fpr.tolist(), tpr.tolist())))
+    assert 40 < len(pts["threshold"]) <= 81
+    for f, t, th in zip(pts["fpr"][:-1], pts["tpr"][:-1], pts["threshold"][:-1]):
+        assert full[th] == (f, t)
+    assert pts["fpr"][-1] == pts["tpr"][-1] == 1.0 and min(pts["fpr"]) == 0.0
+    # the tail is sampled event by event: the first thresholds are the largest background scores
+    assert pts["threshold"][:5] == sorted(np.unique(b))[::-1][:5]
+
+
+def test_histogram_keeps_every_event(rng):
+    b = rng.exponential(1.0, 10_000)
+    edges = metrics.histogram_edges(b, 30)
+    assert len(edges) == 31 and edges[0] > 0 and edges[-1] == pytest.approx(10 * b.max())
+    h = metrics.histogram(np.concatenate([b, [0.0, -1.0, 1e9]]), edges)
+    assert sum(h["counts"]) + h["underflow"] + h["overflow"] == h["n"] == 10_003
+    assert h["overflow"] == 1 and h["underflow"] >= 2

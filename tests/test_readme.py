@@ -12,10 +12,10 @@ def readme_commands():
     return re.findall(r"```bash\n(.+?)\n```", section, flags=re.S)
 
 
-def test_exactly_two_setup_commands_and_ci_runs_them_verbatim():
+def test_exactly_three_setup_commands_and_ci_runs_them_verbatim():
     commands = readme_commands()
-    assert len(commands) == 2
+    assert len(commands) == 3
     ci = [l for l in (ROOT / ".ci" / "run").read_text().splitlines() if l and not l.startswith("#")]
     for command in commands:
         assert command in ci, f"{command!r} is not in .ci/run"
-    assert "pytest" in commands[1] and "codesign demo" in commands[0]
+    assert "chromium" in commands[0] and "codesign demo" in commands[1] and "pytest" in commands[2]

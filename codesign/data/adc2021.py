@@ -29,6 +29,13 @@ SLOTS = {
     "jet": (JET_CLASS, 9, 10),
 }
 PARTICLE_NAMES = ["Pt", "Eta", "Phi", "Class"]
+# The challenge's signals as physicists write them: (plain text, matplotlib mathtext).
+SIGNAL_LABELS = {
+    "Ato4l": ("A→4ℓ", r"$A\rightarrow 4\ell$"),
+    "leptoquark": ("LQ→bτ", r"$LQ\rightarrow b\tau$"),
+    "hToTauTau": ("h⁰→ττ", r"$h^{0}\rightarrow \tau\tau$"),
+    "hChToTauNu": ("h±→τν", r"$h^{\pm}\rightarrow \tau\nu$"),
+}
 PARTICLE_CLASSES = ["MET_class_1", "Four_Ele_class_2", "Four_Mu_class_3", "Ten_Jet_class_4"]
 
 

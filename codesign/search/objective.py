@@ -195,13 +195,14 @@ def _evaluate(c, run_dir: Path, settings: dict, seconds: dict) -> dict:
 
     t = time.perf_counter()
     m = c.config.metrics
-    scores, _, _ = evaluation.score_dataset(fw, np.asarray(data.x_test), {k: np.asarray(v) for k, v in
-                                                                            data.signals.items()},
-                                            m.fpr, m.n_bootstrap, c.config.seed)
+    signals = {k: np.asarray(v) for k, v in data.signals.items()}
+    scores, background, signal_scores = evaluation.score_dataset(fw, np.asarray(data.x_test), signals, m.fpr,
+                                                                 m.n_bootstrap, c.config.seed)
     seconds["score"] = round(time.perf_counter() - t, 2)
 
     t = time.perf_counter()
-    est = estimate.estimate(graph.from_firmware(fw), c.method, target)
+    g = graph.from_firmware(fw)
+    est = estimate.estimate(g, c.method, target)
     seconds["estimate"] = round(time.perf_counter() - t, 3)
     return {
         **summarise(scores, settings["tpr"]),
@@ -209,6 +210,8 @@ def _evaluate(c, run_dir: Path, settings: dict, seconds: dict) -> dict:
         "scores": {k: v.to_dict() for k, v in scores.items()},
         "estimate": est.summary(),
         "bit_exact": check.to_dict(),
+        "curves": evaluation.curves(background, signal_scores),
+        "layers": evaluation.layer_table(fw, g, est),
         "firmware": str(Path(fw.directory).relative_to(run_dir)),
         "sparsity": result.metadata["sparsity"]["overall"],
         "epochs_run": result.metadata["training"]["epochs_run"],

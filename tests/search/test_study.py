@@ -19,31 +19,12 @@ from codesign.hardware import targets
 from codesign.search import space as space_mod
 from codesign.search import study
 
-BASE = """task: l1-anomaly
-seed: 3
-data: {n_train: 6000, n_val: 2000, n_test: 10000, n_signal: 1000}
-model: {kind: dense_ae, encoder: [8], latent: 2, activation: relu, input_batchnorm: false,
-        quantization: {weight: {bits: 6, integer: 0}, activation: {bits: 8, integer: 2}}}
-training: {epochs: 2, batch_size: 1024, early_stopping_patience: 1, lr_patience: 1}
-metrics: {fpr: 1.0e-3, n_bootstrap: 20}
-"""
-SPACE = """task: l1-anomaly
-base: {base}
-dimensions:
-  depth: {{int: [1, 2]}}
-  width: {{choice: [4, 8]}}
-  latent: {{choice: [2, 3]}}
-  weight_bits: {{int: [4, 8]}}
-  sparsity: {{float: [0.0, 0.5], step: 0.5}}
-"""
+from . import tiny
 
 
 @pytest.fixture()
 def space_file(tmp_path):
-    (tmp_path / "base.yaml").write_text(BASE)
-    path = tmp_path / "space.yaml"
-    path.write_text(SPACE.format(base=tmp_path / "base.yaml"))
-    return path
+    return tiny.write(tmp_path)
 
 
 def records(out: Path) -> dict[int, dict]:

@@ -1,0 +1,399 @@
+"""The report's figures, in HEP style (mplhep): Pareto fronts, ROC curves, score distributions, search insight.
+
+Each function takes plain data (a `Points` table, a trial record's curves), draws one figure
+and saves it in every requested format; nothing here reads files. Efficiencies are on log
+axes as trigger physicists plot them; an efficiency of zero (no signal event above the
+threshold) is drawn as an upper limit at one signal event, never dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from codesign.report.study import fpr_text
+
+AXES = {  # x axis of a Pareto plot: (column, label, scale)
+    "lut": ("lut", "LUTs (estimated, Vivado synthesis)", "log"),
+    "dsp": ("dsp", "DSPs (estimated)", "symlog"),
+    "latency": ("latency_ns", "Latency [ns] (estimated)", "linear"),
+}
+BUDGET_KEYS = {"lut": "lut", "dsp": "dsp", "latency": "latency_ns"}
+COLORS = {"front": "#e42536", "feasible": "#5790fc", "infeasible": "#9c9ca1", "baseline": "black",
+          "reference": "#2a9d3c"}
+
+
+@dataclass(frozen=True)
+class Points:
+    """One row per complete trial; TPR columns per signal ('' = the study's objective TPR)."""
+
+    number: np.ndarray
+    feasible: np.ndarray
+    front: np.ndarray
+    columns: dict[str, np.ndarray]  # lut, dsp, ff, latency_ns, tpr/<sig>, lo/<sig>, hi/<sig>, floor/<sig>
+
+    def tpr(self, signal: str = ""):
+        c = self.columns
+        return c[f"tpr/{signal}"], c[f"lo/{signal}"], c[f"hi/{signal}"], c[f"floor/{signal}"]
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A marked design: the baseline or a reference (x columns and TPRs as for `Points`)."""
+
+    label: str
+    values: dict[str, float]
+    kind: str = "reference"  # or 'baseline'
+
+
+@contextlib.contextmanager
+def style():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplhep as hep
+
+    with plt.style.context(hep.style.CMS), plt.rc_context({"legend.fontsize": 15, "axes.labelsize": 22,
+                                                           "xtick.labelsize": 17, "ytick.labelsize": 17,
+                                                           "savefig.bbox": "tight"}):
+        yield plt
+
+
+def _label(ax, right: str) -> None:
+    import mplhep as hep
+
+    hep.label.exp_label(exp="codesign", rlabel=right, ax=ax, loc=0, fontsize=18)
+
+
+def save(fig, out_dir: Path, name: str, formats: tuple[str, ...]) -> dict[str, str]:
+    import matplotlib.pyplot as plt
+
+    paths = {}
+    for fmt in formats:
+        path = out_dir / f"{name}.{fmt}"
+        fig.savefig(path, dpi=100 if fmt == "png" else None)
+        paths[fmt] = path.name
+    plt.close(fig)
+    return paths
+
+
+# ---------------------------------------------------------------- Pareto plots
+
+
+def _efficiency(ax, x, y, lo, hi, floor, **kw):
+    """Points with asymmetric error bars; zeros as upper limits at the sample's one-event efficiency."""
+    zero = y <= 0
+    label = kw.pop("label", None)
+    if (~zero).any():
+        ax.errorbar(x[~zero], y[~zero], yerr=[np.minimum(lo[~zero], y[~zero] * 0.999), hi[~zero]], label=label,
+                    **kw)
+        label = None
+    if zero.any():
+        marker_kw = {k: v for k, v in kw.items() if k not in ("marker", "markersize", "capsize", "elinewidth")}
+        ax.errorbar(x[zero], floor[zero], yerr=[0.5 * floor[zero], np.zeros(zero.sum())], uplims=True,
+                    marker="_", markersize=10, label=label, **marker_kw)
+
+
+def _pareto_axes(ax, points: Points, axis: str, signal: str, budget: dict, markers: list[Marker],
+                 labels: bool, connect: bool) -> None:
+    col, xlabel, scale = AXES[axis]
+    x = points.columns[col]
+    if scale == "symlog" and (x > 0).all():  # symlog only to show zeros (DSP-free designs)
+        scale = "log"
+    y, lo, hi, floor = points.tpr(signal)
+    infeasible = ~points.feasible
+    common = dict(linestyle="none", capsize=0, elinewidth=1)
+    _efficiency(ax, x[infeasible], y[infeasible], lo[infeasible], hi[infeasible], floor[infeasible], marker="o",
+                markersize=6, markerfacecolor="none", color=COLORS["infeasible"], alpha=0.7,
+                label="over budget", **common)
+    rest = points.feasible & ~points.front
+    _efficiency(ax, x[rest], y[rest], lo[rest], hi[rest], floor[rest], marker="o", markersize=7,
+                color=COLORS["feasible"], alpha=0.8, label="within budget", **common)
+    front = points.front
+    if front.any():
+        order = np.argsort(x[front])
+        if connect:
+            fx, fy = x[front][order], np.maximum(y[front][order], floor[front][order])
+            ax.step(fx, fy, where="post", color=COLORS["front"], linewidth=1.5, alpha=0.6)
+        _efficiency(ax, x[front], y[front], lo[front], hi[front], floor[front], marker="*", markersize=16,
+                    color=COLORS["front"], label="Pareto front", zorder=5, **common)
+        if labels:
+            for xi, yi, fl, n in zip(x[front], y[front], floor[front], points.number[front]):
+                ax.annotate(f"#{n}", (xi, max(yi, fl)), xytext=(6, 6), textcoords="offset points", fontsize=13,
+                            color=COLORS["front"])
+    for m in markers:
+        if col not in m.values or f"tpr/{signal}" not in m.values:
+            continue
+        v = m.values
+        shape = "D" if m.kind == "baseline" else "s"
+        face = COLORS[m.kind] if m.kind == "baseline" or "trial" in v else "none"
+        _efficiency(ax, np.array([v[col]]), np.array([v[f"tpr/{signal}"]]), np.array([v.get(f"lo/{signal}", 0.0)]),
+                    np.array([v.get(f"hi/{signal}", 0.0)]), np.array([v.get(f"floor/{signal}", 1e-5)]),
+                    marker=shape, markersize=10, color=COLORS[m.kind], markerfacecolor=face, label=m.label, zorder=6,
+                    **common)
+    limit = budget.get(BUDGET_KEYS[axis])
+    if limit:
+        ax.axvline(limit, color="0.3", linestyle="--", linewidth=1.5, label=f"budget ({limit:,.0f})")
+        ax.axvspan(limit, ax.get_xlim()[1] * 10 if scale != "linear" else limit * 10, color="0.85", alpha=0.4,
+                   zorder=0)
+    ax.set_xscale(scale, **({"linthresh": 10} if scale == "symlog" else {}))
+    finite = np.concatenate([x, [limit or np.nan]])
+    finite = finite[np.isfinite(finite)]
+    if finite.size:
+        lo_x, hi_x = finite.min(), finite.max()
+        if scale == "log":
+            ax.set_xlim(max(lo_x / 1.6, 1), hi_x * 1.6)
+        elif scale == "symlog":
+            ax.set_xlim(0, hi_x * 1.6 + 10)
+        else:
+            ax.set_xlim(0, hi_x * 1.15 + 1)
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+
+
+def pareto(points: Points, axis: str, budget: dict, markers: list[Marker], fpr: float, right: str,
+           objective_label: str, resource_axis: str, out_dir: Path, formats) -> dict[str, str]:
+    with style() as plt:
+        fig, ax = plt.subplots(figsize=(10, 7.5))
+        _pareto_axes(ax, points, axis, "", budget, markers, labels=True, connect=axis == resource_axis)
+        ax.set_ylabel(f"{objective_label} signal efficiency at FPR {fpr_text(fpr)}")
+        ax.legend(loc="lower right", frameon=True, framealpha=0.9)
+        _label(ax, right)
+        return save(fig, out_dir, f"pareto_{axis}", formats)
+
+
+def pareto_signals(points: Points, signals: list[tuple[str, str]], axis: str, budget: dict, markers: list[Marker],
+                   fpr: float, right: str, resource_axis: str, out_dir: Path, formats) -> dict[str, str]:
+    ncol = 2 if len(signals) > 1 else 1
+    nrow = int(np.ceil(len(signals) / ncol))
+    with style() as plt:
+        fig, axes = plt.subplots(nrow, ncol, figsize=(8 * ncol, 6 * nrow), squeeze=False, sharex=True)
+        for ax, (name, tex) in zip(axes.flat, signals):
+            _pareto_axes(ax, points, axis, name, budget, markers, labels=True, connect=axis == resource_axis)
+            ax.set_title(tex, fontsize=22, loc="right")
+            ax.set_ylabel(f"efficiency at FPR {fpr_text(fpr)}")
+        for ax in axes.flat[len(signals):]:
+            ax.set_visible(False)
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False,
+                   bbox_to_anchor=(0.5, -0.04))
+        fig.suptitle(f"codesign Simulation — {right}", fontsize=20, x=0.5, y=1.0)
+        fig.tight_layout()
+        return save(fig, out_dir, f"pareto_signals_{axis}", formats)
+
+
+# ---------------------------------------------------------------- one candidate
+
+
+def roc(curves: dict, scores: dict, signals: list[tuple[str, str]], fpr: float, right: str, out_dir: Path,
+        name: str, formats, baseline: dict | None = None) -> dict[str, str]:
+    """TPR vs FPR per signal (log-log); the candidate solid, the baseline dotted; operating points with errors."""
+    with style() as plt:
+        fig, ax = plt.subplots(figsize=(10, 8))
+        colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        for (sig, tex), color in zip(signals, colors):
+            c = curves["roc"][sig]
+            f, t = np.asarray(c["fpr"]), np.asarray(c["tpr"])
+            keep = (f > 0) & (t > 0)
+            s = scores[sig]
+            ax.plot(f[keep], t[keep], color=color, linewidth=2, label=f"{tex}  (AUC {s['auc']:.3f})")
+            if baseline and sig in baseline["curves"]["roc"]:
+                b = baseline["curves"]["roc"][sig]
+                bf, bt = np.asarray(b["fpr"]), np.asarray(b["tpr"])
+                bk = (bf > 0) & (bt > 0)
+                ax.plot(bf[bk], bt[bk], color=color, linewidth=1.5, linestyle=":", alpha=0.9)
+            lo, hi = s["tpr_interval"]
+            if s["tpr"] > 0:
+                ax.errorbar([s["fpr"]], [s["tpr"]], yerr=[[s["tpr"] - lo], [hi - s["tpr"]]], marker="o", color=color,
+                            markersize=8, capsize=4)
+        grid = np.geomspace(1e-7, 1, 50)
+        ax.plot(grid, grid, color="0.6", linestyle="--", linewidth=1, label="random")
+        if baseline:
+            ax.plot([], [], color="0.3", linestyle=":", label=f"baseline (trial {baseline['number']})")
+        ax.axvline(fpr, color="0.3", linestyle="-.", linewidth=1.5, label=f"FPR = {fpr_text(fpr)}")
+        n_b = next(iter(scores.values()))["n_background"]
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(max(0.5 / n_b, 1e-7), 1)
+        n_s = min(s["n_signal"] for s in scores.values())
+        ax.set_ylim(0.5 / n_s, 1.5)
+        ax.set_xlabel("Background efficiency (FPR)")
+        ax.set_ylabel("Signal efficiency (TPR)")
+        ax.legend(loc="lower right", frameon=True, framealpha=0.9)
+        _label(ax, right)
+        return save(fig, out_dir, name, formats)
+
+
+def score_distributions(curves: dict, scores: dict, signals: list[tuple[str, str]], fpr: float, right: str,
+                        out_dir: Path, name: str, formats) -> dict[str, str]:
+    """Firmware anomaly-score distributions (log bins, unit area): background filled, signals as lines."""
+    import mplhep as hep
+
+    h = curves["histogram"]
+    edges = np.asarray(h["edges"])
+    with style() as plt:
+        fig, ax = plt.subplots(figsize=(10, 7.5))
+        bkg = np.asarray(h["background"]["counts"], dtype=float)
+        hep.histplot(bkg / h["background"]["n"], edges, histtype="fill", color="0.8", label="background",
+                     ax=ax, flow=None)
+        colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        for (sig, tex), color in zip(signals, colors):
+            counts = np.asarray(h[sig]["counts"], dtype=float)
+            hep.histplot(counts / h[sig]["n"], edges, histtype="step", color=color, linewidth=2, label=tex,
+                         ax=ax, flow=None)
+        threshold = next(iter(scores.values()))["threshold"]
+        ax.axvline(threshold, color="0.2", linestyle="--", linewidth=1.5, label=f"threshold at FPR {fpr_text(fpr)}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("Anomaly score (firmware output)")
+        ax.set_ylabel("Fraction of events per bin")
+        ax.legend(loc="upper right", frameon=True, framealpha=0.9)
+        _label(ax, right)
+        return save(fig, out_dir, name, formats)
+
+
+# ---------------------------------------------------------------- search insight
+
+
+def history(numbers: dict[str, np.ndarray], tpr: dict[str, np.ndarray], best: tuple[np.ndarray, np.ndarray],
+            floor: float, objective_label: str, right: str, out_dir: Path, formats) -> dict[str, str]:
+    """Objective TPR per trial in the order they finished; pruned and failed trials as ticks on the floor."""
+    with style() as plt:
+        fig, ax = plt.subplots(figsize=(12, 6.5))
+        style_of = {"infeasible": dict(marker="o", markerfacecolor="none", color=COLORS["infeasible"]),
+                    "feasible": dict(marker="o", color=COLORS["feasible"]),
+                    "front": dict(marker="*", markersize=16, color=COLORS["front"])}
+        for kind, kw in style_of.items():
+            n, y = numbers.get(kind, np.array([])), tpr.get(kind, np.array([]))
+            if n.size:
+                ax.plot(n, np.maximum(y, floor), linestyle="none", label={"front": "Pareto front"}.get(
+                    kind, "within budget" if kind == "feasible" else "over budget"), **{"markersize": 8, **kw})
+        if best[0].size:
+            ax.step(best[0], np.maximum(best[1], floor), where="post", color=COLORS["front"], linewidth=1.5,
+                    label="best within budget so far")
+        for kind, marker, color in (("pruned", "|", "0.5"), ("failed", "x", "#bd1f01")):
+            n = numbers.get(kind, np.array([]))
+            if n.size:
+                ax.plot(n, np.full(n.size, floor), linestyle="none", marker=marker, markersize=12, color=color,
+                        label=f"{kind} ({n.size})")
+        ax.set_yscale("log")
+        ax.set_xlabel("Trial")
+        ax.set_ylabel(f"{objective_label} efficiency at FPR")
+        ax.legend(loc="lower right", frameon=True, framealpha=0.9, ncol=2)
+        _label(ax, right)
+        return save(fig, out_dir, "history", formats)
+
+
+def importance(importances: dict[str, dict[str, float]], right: str, out_dir: Path, formats) -> dict[str, str]:
+    """Hyperparameter importance (fANOVA) for each objective, side by side."""
+    names = sorted({p for imp in importances.values() for p in imp},
+                   key=lambda p: -max(imp.get(p, 0.0) for imp in importances.values()))
+    with style() as plt:
+        fig, axes = plt.subplots(1, len(importances), figsize=(7 * len(importances), 0.55 * len(names) + 3),
+                                 sharey=True, squeeze=False)
+        for ax, (target, imp) in zip(axes.flat, importances.items()):
+            values = [imp.get(p, 0.0) for p in names]
+            ax.barh(np.arange(len(names)), values, color=COLORS["feasible"])
+            ax.set_yticks(np.arange(len(names)), names, fontsize=15)
+            ax.set_xlabel(f"importance for {target}", fontsize=18)
+            ax.set_xlim(0, 1)
+        axes.flat[0].invert_yaxis()  # shared: once inverts them all
+        fig.suptitle(f"codesign Simulation — {right}", fontsize=18)
+        fig.tight_layout()
+        return save(fig, out_dir, "importance", formats)
+
+
+def _encode(values: list) -> tuple[np.ndarray, list[str] | None]:
+    """Numbers as they are; anything else as the index of its (sorted) category."""
+    present = [v for v in values if v is not None]
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        return np.array([np.nan if v is None else float(v) for v in values]), None
+    cats = sorted({str(v) for v in present})
+    return np.array([np.nan if v is None else cats.index(str(v)) for v in values], dtype=float), cats
+
+
+def parallel(params: dict[str, list], objectives: dict[str, np.ndarray], front: np.ndarray, right: str,
+             out_dir: Path, formats) -> dict[str, str]:
+    """Parallel coordinates: every complete trial a line through its parameters and objectives."""
+    columns = {**params, **{k: list(v) for k, v in objectives.items()}}
+    names = list(columns)
+    scaled, ticks = [], []
+    for name in names:
+        v, cats = _encode(columns[name])
+        log = name in objectives
+        if log:
+            v = np.log10(np.maximum(v, 1e-7))
+        lo, hi = np.nanmin(v), np.nanmax(v)
+        scaled.append((v - lo) / (hi - lo) if hi > lo else np.full_like(v, 0.5))
+        ticks.append((cats, lo, hi, log))
+    data = np.array(scaled)
+    color_by = data[names.index(next(iter(objectives)))]
+    with style() as plt:
+        fig, ax = plt.subplots(figsize=(max(12, 1.5 * len(names)), 7))
+        cmap = plt.get_cmap("viridis")
+        for j in np.argsort(color_by):
+            ok = np.isfinite(data[:, j])
+            xs = np.arange(len(names))[ok]
+            if front[j]:
+                continue
+            ax.plot(xs, data[ok, j], color=cmap(color_by[j]), alpha=0.55, linewidth=1.2)
+        for j in np.flatnonzero(front):
+            ok = np.isfinite(data[:, j])
+            ax.plot(np.arange(len(names))[ok], data[ok, j], color=COLORS["front"], linewidth=3, zorder=5)
+        for i, (cats, lo, hi, log) in enumerate(ticks):
+            ax.axvline(i, color="0.4", linewidth=1)
+            if cats:
+                text = [(0.0 if len(cats) == 1 else k / (len(cats) - 1), c) for k, c in enumerate(cats)]
+            else:
+                fmt = (lambda v: f"{10 ** v:.2g}") if log else (lambda v: f"{v:.3g}")
+                text = [(0.0, fmt(lo)), (1.0, fmt(hi))]
+            for y, t in text:
+                ax.text(i + 0.04, y, t, fontsize=11, va="center", color="0.2")
+        ax.set_xticks(np.arange(len(names)), names, rotation=35, ha="right", fontsize=14)
+        ax.set_yticks([])
+        ax.set_xlim(-0.2, len(names) - 0.5)
+        ax.set_ylim(-0.05, 1.05)
+        sm = plt.cm.ScalarMappable(cmap=cmap)
+        fig.colorbar(sm, ax=ax, pad=0.01, label=f"{next(iter(objectives))} (log, scaled)")
+        _label(ax, right)
+        return save(fig, out_dir, "parallel", formats)
+
+
+def slices(params: dict[str, list], tpr: np.ndarray, resource: np.ndarray, front: np.ndarray, floor: float,
+           objective_label: str, resource_label: str, right: str, out_dir: Path, formats) -> dict[str, str]:
+    """Objective TPR against each parameter, coloured by the resource (log)."""
+    from matplotlib.colors import LogNorm
+
+    names = list(params)
+    ncol = 4
+    nrow = int(np.ceil(len(names) / ncol))
+    with style() as plt:
+        fig, axes = plt.subplots(nrow, ncol, figsize=(4.5 * ncol, 3.8 * nrow), squeeze=False, sharey=True)
+        norm = LogNorm(vmin=max(np.nanmin(resource), 1), vmax=max(np.nanmax(resource), 2))
+        sc = None
+        for ax, name in zip(axes.flat, names):
+            v, cats = _encode(params[name])
+            ok = np.isfinite(v)
+            sc = ax.scatter(v[ok], np.maximum(tpr[ok], floor), c=np.maximum(resource[ok], 1), cmap="viridis",
+                            norm=norm, s=30, alpha=0.85)
+            f = ok & front
+            ax.scatter(v[f], np.maximum(tpr[f], floor), marker="*", s=220, facecolor="none",
+                       edgecolor=COLORS["front"], linewidth=1.5)
+            ax.set_yscale("log")
+            ax.set_xlabel(name, fontsize=15)
+            ax.tick_params(labelsize=12)
+            if cats:
+                ax.set_xticks(range(len(cats)), cats, fontsize=12)
+        for ax in axes[:, 0]:
+            ax.set_ylabel(f"{objective_label} TPR", fontsize=15)
+        for ax in axes.flat[len(names):]:
+            ax.set_visible(False)
+        fig.suptitle(f"codesign Simulation — {right}", fontsize=18)
+        fig.tight_layout()
+        if sc is not None:
+            fig.colorbar(sc, ax=axes, pad=0.01, label=resource_label)
+        return save(fig, out_dir, "slices", formats)

@@ -1,0 +1,58 @@
+"""The report's pages: index.html (the study) and trial-NNNNN.html (one candidate), Jinja2 with autoescape.
+
+Pages link only to files beside them (img/, tables/), with the stylesheet inlined, so the
+directory opens from disk, from a copy, or from an archive, with no server.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from codesign.report.study import Reference, StudyView, fpr_text, signal_label
+from codesign.report.tables import sci
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+def page_name(number: int) -> str:
+    return f"trial-{number:05d}.html"
+
+
+def _env():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(sci=sci, signal=signal_label, page=page_name,
+                       num=lambda v, d=0: "–" if v is None else f"{v:,.{d}f}",
+                       pct=lambda v, d=1: "–" if v is None else f"{100 * v:.{d}f} %")
+    return env
+
+
+def write(out: Path, view: StudyView, *, front, rows, pages, figs, candidate_figs, baseline,
+          references: list[Reference], importance_note: str, part: str, resources, fpr: float) -> None:
+    env = _env()
+    css = (TEMPLATES / "report.css").read_text()
+    counts = view.counts()
+    common = dict(css=css, view=view, s=view.settings, part=part, resources=resources, fpr=fpr_text(fpr), counts=counts,
+                  signals=view.signals, baseline=baseline, pages=pages)
+    feasible_numbers = {r["number"] for r in front}
+    trials = [{"r": r, "front": r["number"] in feasible_numbers} for r in view.records]
+    (out / "index.html").write_text(env.get_template("index.html").render(
+        **common, front=front, rows=rows, figs=figs, references=references, importance_note=importance_note,
+        trials=trials, provenance=view.provenance))
+    template = env.get_template("candidate.html")
+    for n, r in pages.items():
+        roles = []
+        if n in feasible_numbers:
+            roles.append("Pareto front")
+        if baseline is not None and n == baseline["number"]:
+            roles.append("baseline")
+        if any(ref.trial == n for ref in references):
+            roles.append("reference")
+        util = None
+        if resources is not None:
+            util = {k: float(r["estimate"][k]) / max(getattr(resources, k), 1) for k in ("lut", "ff", "dsp", "bram18")}
+        (out / page_name(n)).write_text(template.render(
+            **common, r=r, roles=roles, figs=candidate_figs.get(n, {}), util=util,
+            architecture=view.describe(r["params"])))

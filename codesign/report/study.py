@@ -1,0 +1,206 @@
+"""A search run directory as the report sees it: settings, space and the finished trials.
+
+Only files are read (`search.json` and `trials/*.json`), never the Optuna database, so a
+report works on a study that is still running (it shows what has finished), on a study
+whose storage was PostgreSQL, and on a run directory copied from another machine.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from codesign.data.adc2021 import SIGNAL_LABELS
+from codesign.errors import CodesignError, ConfigError
+from codesign.search import study as search_study
+from codesign.search.space import Space
+
+
+class ReportError(CodesignError):
+    """The run directory cannot be reported on."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A point to mark on the Pareto plots: a trial of this study, or a published/external design."""
+
+    label: str
+    trial: int | None = None
+    values: dict[str, float] = field(default_factory=dict)  # tpr, tpr_error, lut, dsp, ff, latency_ns
+
+    @classmethod
+    def parse(cls, text: str) -> "Reference":
+        """'12' (trial 12) or 'LABEL: lut=60000, tpr=0.02[, tpr_error=.., dsp=.., latency_ns=..]'."""
+        text = text.strip()
+        if text.isdigit():
+            return cls(label=f"trial {int(text)}", trial=int(text))
+        label, sep, rest = text.rpartition(":")
+        values = {}
+        for item in filter(None, (p.strip() for p in rest.split(","))):
+            key, eq, value = item.partition("=")
+            try:
+                values[key.strip()] = float(value)
+            except ValueError:
+                values = {}
+                break
+            if not eq or key.strip() not in {"tpr", "tpr_error", "lut", "dsp", "ff", "latency_ns"}:
+                values = {}
+                break
+        if not sep or not label.strip() or "tpr" not in values or not values.keys() & {"lut", "dsp", "latency_ns"}:
+            raise ConfigError(f"--reference {text!r}: expected a trial number or 'LABEL: tpr=X, lut=N' "
+                              "(keys tpr, tpr_error, lut, dsp, ff, latency_ns)")
+        return cls(label=label.strip(), values=values)
+
+
+@dataclass
+class StudyView:
+    run_dir: Path
+    space: Space
+    settings: search_study.Settings
+    provenance: dict
+    records: list[dict]  # every readable trial record, by number
+    skipped: list[str]  # one line per unreadable trial file
+    n_inputs: int
+    updated: str = ""  # when the newest trial record was written (UTC): how fresh a running study's report is
+
+    @property
+    def complete(self) -> list[dict]:
+        """Finished at full fidelity and not a re-use of an earlier trial's record."""
+        return [r for r in self.records if r["status"] == "complete" and "reused_from" not in r]
+
+    @property
+    def signals(self) -> list[str]:
+        for r in self.complete:
+            return list(r["scores"])
+        return []
+
+    def counts(self) -> dict[str, int]:
+        out = {"finished": len(self.records)}
+        for r in self.records:
+            status = "reused" if "reused_from" in r else r["status"]
+            out[status] = out.get(status, 0) + 1
+        out["feasible"] = sum(1 for r in self.complete if r.get("feasible"))
+        return out
+
+    def front(self) -> list[dict]:
+        return search_study.front(self.records, self.settings)
+
+    def baseline(self) -> dict | None:
+        base = self.space.baseline
+        return next((r for r in self.complete if base and r["params"] == base), None)
+
+    def trial(self, number: int) -> dict:
+        for r in self.records:
+            if r["number"] == number:
+                if r["status"] != "complete":
+                    raise ConfigError(f"--reference {number}: trial {number} is {r['status']} "
+                                      f"({r.get('reason') or 'no result'}), not a complete candidate")
+                return r
+        raise ConfigError(f"--reference {number}: no trial {number} in {self.run_dir} "
+                          f"(finished trials: {len(self.records)})")
+
+    def describe(self, params: dict) -> str:
+        """'57-32-16-3, 8-bit weights / 8-bit activations, 75 % pruned, raw inputs, latency RF 1'."""
+        base = self.settings.base_config.get("model", {})
+        depth = int(params.get("depth", len(base.get("encoder", []))))
+        encoder = list(base.get("encoder") or [])
+        widths = [params.get(f"width_{i}", encoder[i - 1] if i <= len(encoder) else "?") for i in range(1, depth + 1)]
+        latent = params.get("latent", base.get("latent"))
+        quant = base.get("quantization") or {}
+        wbits = params.get("weight_bits", (quant.get("weight") or {}).get("bits"))
+        abits = params.get("activation_bits", (quant.get("activation") or {}).get("bits"))
+        sparsity = params.get("sparsity", (base.get("pruning") or {}).get("sparsity", 0.0))
+        parts = ["-".join(str(w) for w in [self.n_inputs, *widths, latent])]
+        if wbits:
+            parts.append(f"{wbits}-bit weights / {abits}-bit activations" if abits else f"{wbits}-bit weights")
+        if sparsity:
+            parts.append(f"{100 * float(sparsity):.0f} % pruned")
+        pre = params.get("preprocessing", self.settings.base_config.get("preprocessing", "none"))
+        parts.append("standardised inputs" if pre == "standard" else "raw inputs")
+        strategy = params.get("strategy", "latency")
+        parts.append("distributed arithmetic" if strategy == "da" else
+                     f"{strategy} RF {params.get('reuse_factor', 1)}")
+        return ", ".join(parts)
+
+
+def fpr_text(fpr: float) -> str:
+    """1e-05 -> '1e-5', as physicists write it."""
+    return f"{fpr:g}".replace("e-0", "e-")
+
+
+def signal_label(name: str, tex: bool = False) -> str:
+    labels = SIGNAL_LABELS.get(name)
+    return (labels[1] if tex else labels[0]) if labels else name
+
+
+def load(run_dir: str | Path) -> StudyView:
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ReportError(f"{run_dir}: no such directory (give the --out directory of a `codesign search` run)")
+    settings_file = run_dir / search_study.SETTINGS_FILE
+    if not settings_file.is_file():
+        hint = " (it looks like a `codesign train` run)" if (run_dir / "metrics.json").is_file() else ""
+        raise ReportError(f"{run_dir}: no search study here{hint}: {settings_file.name} is missing; "
+                          "give the --out directory of a `codesign search` run")
+    try:
+        saved = json.loads(settings_file.read_text())
+        space = Space.model_validate(saved["space"])
+        settings = search_study.Settings.model_validate(saved["settings"])
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ReportError(f"{settings_file}: corrupt study file ({exc}); expected the JSON written by "
+                          "`codesign search`") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        first = str(exc).splitlines()[0]
+        raise ReportError(f"{settings_file}: not a codesign search study file ({first})") from None
+
+    records, skipped, newest = [], [], 0.0
+    trials_dir = run_dir / search_study.TRIALS_DIR
+    for path in sorted(trials_dir.glob("*.json")) if trials_dir.is_dir() else []:
+        try:
+            newest = max(newest, path.stat().st_mtime)
+            rec = json.loads(path.read_text())
+            _check_record(rec)
+        except (OSError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+            skipped.append(f"{path}: corrupt trial record, skipped ({_short(exc)})")
+            continue
+        records.append(rec)
+    if not records:
+        detail = f"; {len(skipped)} unreadable" if skipped else ""
+        raise ReportError(f"{run_dir}: the study has no finished trials yet ({trials_dir} is empty{detail})")
+    manifest = run_dir / "data" / "manifest.json"
+    try:
+        n_inputs = int(json.loads(manifest.read_text())["shapes"]["x_test"][1])
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        n_inputs = 57
+    updated = datetime.datetime.fromtimestamp(newest, datetime.timezone.utc).isoformat(timespec="seconds")
+    return StudyView(run_dir, space, settings, saved.get("provenance", {}), sorted(records, key=lambda r: r["number"]),
+                     skipped, n_inputs, updated)
+
+
+def _check_record(rec: dict) -> None:
+    """Enough of a trial record to draw it; a half-written or foreign file fails here."""
+    int(rec["number"])
+    if rec["status"] not in ("complete", "pruned", "failed"):
+        raise ValueError(f"unknown status {rec['status']!r}")
+    if not isinstance(rec["params"], dict):
+        raise TypeError("params is not a mapping")
+    if rec["status"] == "complete":
+        float(rec["tpr"])
+        for key in ("lut", "dsp", "latency_ns"):
+            float(rec["estimate"][key])
+        for s in rec["scores"].values():
+            float(s["tpr"])
+
+
+def _short(exc: Exception) -> str:
+    text = f"{type(exc).__name__}: {exc}" if isinstance(exc, KeyError) else str(exc)
+    return re.sub(r"\s+", " ", text)[:120]
+
+
+def tpr_errors(score: dict) -> tuple[float, float]:
+    """Asymmetric (down, up) error of one signal's TPR from its 68 % bootstrap interval."""
+    lo, hi = score["tpr_interval"]
+    return max(score["tpr"] - lo, 0.0), max(hi - score["tpr"], 0.0)
