@@ -378,7 +378,7 @@ def cmd_search(args) -> int:
 def cmd_report(args) -> int:
     """Pareto plots, ROC curves, search insight and paper-ready tables of a search run, as a static report."""
     from codesign.report import build
-    from codesign.report.study import Reference
+    from codesign.search.results import Reference
 
     formats = build.parse_formats(args.format)
     references = [Reference.parse(text) for text in args.reference]
@@ -389,6 +389,19 @@ def cmd_report(args) -> int:
     where = result.index or result.out
     print(f"report: {where} ({result.n_figures} figures, {result.n_candidates} candidate pages, "
           f"{result.seconds:.1f} s)")
+    return 0
+
+
+def cmd_export(args) -> int:
+    """A firmware IP bundle of one candidate: hls4ml project, test vectors + g++ check, model, manifest, README."""
+    from codesign.export import bundle
+
+    result = bundle.write(args.run_dir, args.out, trial=args.trial, best=args.best, force=args.force, tar=args.tar,
+                          synth=args.synth)
+    print(f"exported trial {result.trial} to {result.out}: {result.n_exact}/{result.n_vectors} test vectors "
+          f"bit-exact with g++ ({result.seconds:.0f} s)")
+    if result.tarball:
+        print(f"archive: {result.tarball}")
     return 0
 
 
@@ -503,6 +516,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", action="append", default=[], metavar="SPEC",
                    help="mark a trial ('12') or an external design ('AXOL1TL: lut=60000, tpr=0.02'); repeatable")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("export", help="firmware IP bundle of one candidate for a trigger team (verified with g++)")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="the --out directory of `codesign search`")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--trial", type=int, help="the trial number to export")
+    which.add_argument("--best", metavar="FILTER", help="the highest-TPR complete trial meeting e.g. 'luts<=20000'")
+    p.add_argument("--out", required=True, help="bundle directory")
+    p.add_argument("--force", action="store_true", help="replace an existing --out")
+    p.add_argument("--tar", action="store_true", help="also write OUT.tar.gz (byte-reproducible)")
+    p.add_argument("--synth", action="store_true", help="run vitis_hls/vivado_hls (+vivado) on the project and "
+                   "record the real resource report; skipped, with a note, where they are not installed")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("generate", help="write synthetic ADC2021-layout h5 files (background + 4 signals)")
     p.add_argument("--out", required=True, help="output directory")

@@ -19,6 +19,21 @@ def signal_samples():
     return {name: gen.signal(name, 5_000, seed=12) for name in gen.SIGNALS}
 
 
+@pytest.fixture(scope="session")
+def search_run(tmp_path_factory):
+    """A real 4-trial study (trained, compiled, C-simulated, scored) for the report and export tests."""
+    from codesign import cli
+    from tests.search import tiny
+
+    d = tmp_path_factory.mktemp("study")
+    space = tiny.write(d, seed=5, extra=tiny.STRATEGY_AND_BASELINE)
+    out = d / "run"
+    code = cli.main(["search", "--space", str(space), "--out", str(out), "--quiet", "--target", "xcvu9p",
+                     "--fidelity", "0", "--trials", str(tiny.N_TRIALS), "--budget", "luts=2%"])
+    assert code in (0, 1)
+    return out
+
+
 @pytest.fixture()
 def rng():
     return np.random.default_rng(0)

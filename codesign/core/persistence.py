@@ -78,14 +78,21 @@ def load_keras(path: str | Path):
         raise ModelFileError(f"{path}: cannot be loaded as a Keras model ({str(exc).splitlines()[0]})") from None
 
 
-def save(directory: str | Path, model, metadata: dict) -> Path:
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+def save_model(path: str | Path, model) -> Path:
+    """A Keras/QKeras model as h5: the format hls4ml and QKeras read back (QKeras layers do not survive .keras)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
-        # h5 is what hls4ml and QKeras read; QKeras quantizers are not Keras constraints. Both known, both harmless.
+        # QKeras quantizers are not Keras constraints; h5 is deliberate. Both known, both harmless.
         warnings.filterwarnings("ignore", message="You are saving your model as an HDF5 file")
         warnings.filterwarnings("ignore", message=r"The `keras.constraints.serialize\(\)` API")
-        model.save(directory / MODEL_FILE, include_optimizer=False)
+        model.save(path, include_optimizer=False)
+    return path
+
+
+def save(directory: str | Path, model, metadata: dict) -> Path:
+    directory = Path(directory)
+    save_model(directory / MODEL_FILE, model)
     (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=False, default=str) + "\n")
     return directory
 

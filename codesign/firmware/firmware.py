@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from codesign import provenance
+from codesign.core import persistence
 from codesign.core.preprocessing import Preprocessor
 from codesign.firmware import fixed
 from codesign.firmware.convert import InputUnits
@@ -30,6 +31,7 @@ from codesign.firmware.program import Program
 
 log = logging.getLogger("codesign")
 PROJECT_NAME = "codesign_fw"
+GRAPH_FILE = "graph.h5"  # the firmware graph as Keras h5 (Keras-built firmware only)
 FORMAT_VERSION = 1
 
 
@@ -128,7 +130,9 @@ def build(model, spec=None, preprocessor: Preprocessor | None = None, x_calib: n
                     options=options)
 
     def make(output_dir: str):
-        return convert.convert(graph, cfg, options, part, clock_period_ns, output_dir, PROJECT_NAME)
+        hls_model = convert.convert(graph, cfg, options, part, clock_period_ns, output_dir, PROJECT_NAME)
+        persistence.save_model(Path(output_dir).parent / GRAPH_FILE, graph)  # for export (QONNX, Keras)
+        return hls_model
 
     return _compile_cached(key, make, units, options, part, clock_period_ns, cache_dir,
                            {"hls_config": cfg, "peaks": peaks, "source": "keras"})

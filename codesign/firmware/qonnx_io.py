@@ -28,6 +28,12 @@ def export(keras_model, path: str | Path) -> Path:
     path = Path(path)
     proto, _ = from_keras(keras_model, name=keras_model.name)
     model = cleanup_model(ModelWrapper(proto))
+    # Same model, same bytes: the converter emits initializers in set order (PYTHONHASHSEED-dependent).
+    graph = model.model.graph
+    for field in (graph.initializer, graph.value_info):
+        ordered = sorted(field, key=lambda item: item.name)
+        del field[:]
+        field.extend(ordered)
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(str(path))
     return path

@@ -45,6 +45,11 @@ def run_synthesis(hls_model, project_dir: str | Path, vsynth: bool = True) -> tu
     project_dir = Path(project_dir)
     hls_model.config.config["OutputDir"] = str(project_dir)
     hls_model.write()
+    return run_project(project_dir, tool, vsynth)
+
+
+def run_project(project_dir: Path, tool: str, vsynth: bool = True) -> tuple[HLSReport | None, SynthReport | None]:
+    """Run an hls4ml project's build_prj.tcl with `tool` (C synthesis, optionally Vivado) and read its reports."""
     args = f"reset=1 csim=0 synth=1 cosim=0 validation=0 export=0 vsynth={int(vsynth)}"
     log = project_dir / "synthesis.log"
     with open(log, "w") as out:

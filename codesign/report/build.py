@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -20,8 +19,16 @@ import numpy as np
 
 from codesign import provenance
 from codesign.errors import CodesignError, ConfigError
+from codesign.outdir import staged
 from codesign.report import figures, tables
-from codesign.report.study import Reference, ReportError, StudyView, load, signal_label, tpr_errors
+from codesign.search.results import (
+    Reference,
+    StudyError,
+    StudyView,
+    load,
+    signal_label,
+    tpr_errors,
+)
 
 log = logging.getLogger("codesign")
 FORMATS = ("html", "png", "pdf")
@@ -55,19 +62,14 @@ def write(run_dir: str | Path, out: str | Path, formats=("html", "png", "pdf"),
             view.trial(ref.trial)
     out = Path(out)
     _check_out(out, Path(run_dir))
-    tmp = out.parent / f".{out.name}.{os.getpid()}.partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        (tmp / "img").mkdir(parents=True)
+    with staged(out) as tmp:
+        (tmp / "img").mkdir()
         (tmp / "tables").mkdir()
         result = _write(view, tmp, formats, list(references))
         manifest = {"run_dir": str(Path(run_dir).resolve()), "formats": list(formats), **result,
                     "seconds": round(time.perf_counter() - start, 2), "skipped": view.skipped,
                     "provenance": provenance.record()}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str))
-        _replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     index = out / "index.html" if "html" in formats else None
     return Result(out, index, result["n_figures"], len(result["candidates"]), time.perf_counter() - start,
                   view.skipped)
@@ -75,24 +77,13 @@ def write(run_dir: str | Path, out: str | Path, formats=("html", "png", "pdf"),
 
 def _check_out(out: Path, run_dir: Path) -> None:
     if out.exists() and not out.is_dir():
-        raise ReportError(f"--out {out}: exists and is not a directory")
+        raise StudyError(f"--out {out}: exists and is not a directory")
     if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
-        raise ReportError(f"--out {out}: exists and is not a codesign report (no {MANIFEST}); "
+        raise StudyError(f"--out {out}: exists and is not a codesign report (no {MANIFEST}); "
                           "choose another --out, nothing was written")
     run, where = run_dir.resolve(), out.resolve()
     if where == run or any(where == run / d or run / d in where.parents for d in ("trials", "data", "firmware")):
-        raise ReportError(f"--out {out}: inside the study's own files; choose another directory")
-
-
-def _replace(tmp: Path, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists():
-        old = out.parent / f".{out.name}.{os.getpid()}.old"
-        out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(out)
+        raise StudyError(f"--out {out}: inside the study's own files; choose another directory")
 
 
 # ---------------------------------------------------------------- content

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.report.study import fpr_text
+from codesign.search.results import fpr_text
 
 AXES = {  # x axis of a Pareto plot: (column, label, scale)
     "lut": ("lut", "LUTs (estimated, Vivado synthesis)", "log"),

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codesign.report.study import Reference, StudyView, fpr_text, signal_label
 from codesign.report.tables import sci
+from codesign.search.results import Reference, StudyView, fpr_text, signal_label
 
 TEMPLATES = Path(__file__).with_name("templates")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from codesign.report.study import StudyView, fpr_text, signal_label
+from codesign.search.results import StudyView, fpr_text, signal_label
 
 
 def front_rows(view: StudyView, records: list[dict]) -> list[dict]:

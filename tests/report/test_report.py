@@ -11,25 +11,14 @@ import pytest
 
 from codesign import cli
 from codesign.report import build
-from codesign.report.study import Reference, load
+from codesign.search.results import Reference, load
 
-from ..search import tiny
-
-EXTRA = """  strategy: {choice: [latency, da]}
-baseline: {depth: 1, width_1: 8, latent: 2, weight_bits: 6, sparsity: 0.0, strategy: latency}
-"""
-N_TRIALS = 4
+from ..search.tiny import N_TRIALS
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("study")
-    space = tiny.write(d, seed=5, extra=EXTRA)
-    out = d / "run"
-    code = cli.main(["search", "--space", str(space), "--out", str(out), "--quiet", "--target", "xcvu9p",
-                     "--fidelity", "0", "--trials", str(N_TRIALS), "--budget", "luts=2%"])
-    assert code in (0, 1)
-    return out
+def run_dir(search_run):
+    return search_run
 
 
 @pytest.fixture(scope="module")

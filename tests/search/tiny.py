@@ -18,6 +18,12 @@ dimensions:
   sparsity: {{float: [0.0, 0.5], step: 0.5}}
 """
 
+# The shared study of the report and export tests (tests/conftest.py: search_run).
+STRATEGY_AND_BASELINE = """  strategy: {choice: [latency, da]}
+baseline: {depth: 1, width_1: 8, latent: 2, weight_bits: 6, sparsity: 0.0, strategy: latency}
+"""
+N_TRIALS = 4
+
 
 def write(directory, seed: int = 3, extra: str = ""):
     """base.yaml and space.yaml in `directory`; `extra` is appended to the space (more dimensions, a baseline)."""

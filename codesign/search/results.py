@@ -1,4 +1,4 @@
-"""A search run directory as the report sees it: settings, space and the finished trials.
+"""A search run directory as its readers (report, export) see it: settings, space and finished trials.
 
 Only files are read (`search.json` and `trials/*.json`), never the Optuna database, so a
 report works on a study that is still running (it shows what has finished), on a study
@@ -19,8 +19,8 @@ from codesign.search import study as search_study
 from codesign.search.space import Space
 
 
-class ReportError(CodesignError):
-    """The run directory cannot be reported on."""
+class StudyError(CodesignError):
+    """A run directory that holds no readable study."""
 
 
 @dataclass(frozen=True)
@@ -92,14 +92,15 @@ class StudyView:
         base = self.space.baseline
         return next((r for r in self.complete if base and r["params"] == base), None)
 
-    def trial(self, number: int) -> dict:
+    def trial(self, number: int, what: str = "--reference") -> dict:
+        """A complete trial's record; `what` names the option in the error."""
         for r in self.records:
             if r["number"] == number:
                 if r["status"] != "complete":
-                    raise ConfigError(f"--reference {number}: trial {number} is {r['status']} "
+                    raise ConfigError(f"{what} {number}: trial {number} is {r['status']} "
                                       f"({r.get('reason') or 'no result'}), not a complete candidate")
                 return r
-        raise ConfigError(f"--reference {number}: no trial {number} in {self.run_dir} "
+        raise ConfigError(f"{what} {number}: no trial {number} in {self.run_dir} "
                           f"(finished trials: {len(self.records)})")
 
     def describe(self, params: dict) -> str:
@@ -139,22 +140,22 @@ def signal_label(name: str, tex: bool = False) -> str:
 def load(run_dir: str | Path) -> StudyView:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise ReportError(f"{run_dir}: no such directory (give the --out directory of a `codesign search` run)")
+        raise StudyError(f"{run_dir}: no such directory (give the --out directory of a `codesign search` run)")
     settings_file = run_dir / search_study.SETTINGS_FILE
     if not settings_file.is_file():
         hint = " (it looks like a `codesign train` run)" if (run_dir / "metrics.json").is_file() else ""
-        raise ReportError(f"{run_dir}: no search study here{hint}: {settings_file.name} is missing; "
+        raise StudyError(f"{run_dir}: no search study here{hint}: {settings_file.name} is missing; "
                           "give the --out directory of a `codesign search` run")
     try:
         saved = json.loads(settings_file.read_text())
         space = Space.model_validate(saved["space"])
         settings = search_study.Settings.model_validate(saved["settings"])
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ReportError(f"{settings_file}: corrupt study file ({exc}); expected the JSON written by "
+        raise StudyError(f"{settings_file}: corrupt study file ({exc}); expected the JSON written by "
                           "`codesign search`") from None
     except (KeyError, TypeError, ValueError) as exc:
         first = str(exc).splitlines()[0]
-        raise ReportError(f"{settings_file}: not a codesign search study file ({first})") from None
+        raise StudyError(f"{settings_file}: not a codesign search study file ({first})") from None
 
     records, skipped, newest = [], [], 0.0
     trials_dir = run_dir / search_study.TRIALS_DIR
@@ -169,7 +170,7 @@ def load(run_dir: str | Path) -> StudyView:
         records.append(rec)
     if not records:
         detail = f"; {len(skipped)} unreadable" if skipped else ""
-        raise ReportError(f"{run_dir}: the study has no finished trials yet ({trials_dir} is empty{detail})")
+        raise StudyError(f"{run_dir}: the study has no finished trials yet ({trials_dir} is empty{detail})")
     manifest = run_dir / "data" / "manifest.json"
     try:
         n_inputs = int(json.loads(manifest.read_text())["shapes"]["x_test"][1])

@@ -1,0 +1,116 @@
+"""`codesign export` of a real candidate: the bundle's own g++ check must pass, and two exports are identical."""
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+from codesign import cli
+from codesign.search.results import load
+
+
+@pytest.fixture(scope="module")
+def bundle(search_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export") / "bundle"
+    assert cli.main(["export", str(search_run), "--best", "luts<=1000000", "--out", str(out), "--tar", "--synth"]) == 0
+    return out
+
+
+def files(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_bundle_passes_its_own_testbench(bundle, search_run):
+    view = load(search_run)
+    best = view.front()[0]
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["trial"] == best["number"]
+    # the check the trigger team runs, from a fresh shell: g++ only
+    run = subprocess.run(["bash", str(bundle / "verify.sh")], capture_output=True, text=True, timeout=600)
+    n = manifest["vectors"]["n"]
+    assert run.returncode == 0 and f"{n}/{n} vectors bit-exact" in run.stdout, run.stderr[-2000:]
+    assert manifest["vectors"]["groups"]["edge"] > 50 and manifest["vectors"]["groups"]["background"] == 2000
+    assert manifest["verification"] == {"n_exact": n, "n_vectors": n, "tool": "g++ (verify.sh)", "exit": 0}
+    assert not list(bundle.rglob("*.o")) and not list(bundle.rglob("*.so"))  # no build products left behind
+
+
+def test_the_check_can_fail(bundle, tmp_path):
+    copy = tmp_path / "b"
+    subprocess.run(["cp", "-r", str(bundle), str(copy)], check=True)
+    expected = (copy / "vectors" / "expected.txt").read_text().splitlines()
+    expected[3] = str(int(expected[3]) ^ 1)  # one output bit of one event
+    (copy / "vectors" / "expected.txt").write_text("\n".join(expected) + "\n")
+    run = subprocess.run(["bash", str(copy / "verify.sh")], capture_output=True, text=True, timeout=600)
+    n = len(expected)
+    assert run.returncode == 1 and f"{n - 1}/{n} vectors bit-exact" in run.stdout
+    assert "event 3 output 0" in run.stderr
+
+
+def test_manifest_and_readme(bundle, search_run):
+    m = json.loads((bundle / "manifest.json").read_text())
+    assert m["top"] == "codesign_fw" and m["ports"][0] == {"type": "input_t", "name": "inputs", "size": 57}
+    assert [i["name"] for i in m["inputs"][:3]] == ["met_pt", "met_eta", "met_phi"]
+    assert m["inputs"][56]["bits"] == [56 * 16, 57 * 16 - 1] and m["inputs"][0]["port_type"] == "fixed<16,16,TRN,SAT>"
+    (t,) = m["thresholds"]  # 10,000 test events resolve FPR 1e-3 (10 above), nothing smaller
+    assert t["fpr"] == 1e-3 and t["rate_hz"] == 40000.0 and t["n_background_above"] == 10
+    assert t["threshold_raw"] == round(t["threshold"] * 2 ** m["score"]["fraction_bits"])
+    assert m["scores"] and m["estimate"]["lut"] > 0 and len(m["layers"]) > 5
+    assert all(len(h) == 64 for h in m["hashes"].values())
+    assert m["model"] == "the graph the firmware was built from"
+    assert m["study"]["seed"] == 5 and m["versions"]["hls4ml"] == "1.3.0"
+    assert m["synthesis"] == {"status": "skipped", "reason": "neither vitis_hls nor vivado_hls on PATH"}
+    for name in ("model/firmware_graph.h5", "model/firmware_graph.qonnx.onnx", "model/preprocessing.json",
+                 "hls/build_prj.tcl", "hls/firmware/codesign_fw.cpp", "hls/tb_data/tb_input_features.dat"):
+        assert (bundle / name).is_file(), name
+    config = (bundle / "hls" / "hls4ml_config.yml").read_text()
+    assert str(search_run) not in config  # no path of the machine that built it
+    readme = (bundle / "README.md").read_text()
+    assert "`codesign_fw`" in readme and "40,000 Hz" in readme and "./verify.sh" in readme
+
+
+def test_two_exports_are_identical(bundle, search_run, tmp_path):
+    """Another process, another hash seed: the same bytes everywhere but the manifest's `created`."""
+    again = tmp_path / "again"
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    trial = json.loads((bundle / "manifest.json").read_text())["trial"]
+    run = subprocess.run([sys.executable, "-m", "codesign.cli", "export", str(search_run), "--trial", str(trial),
+                          "--out", str(again), "--tar"], capture_output=True, text=True, env=env, timeout=900)
+    assert run.returncode == 0, run.stderr[-2000:]
+    a, b = files(bundle), files(again)
+    ma, mb = json.loads(a.pop("manifest.json")), json.loads(b.pop("manifest.json"))
+    assert a.keys() == b.keys() and all(a[k] == b[k] for k in a)
+    ma.pop("created"), mb.pop("created")
+    ma.pop("synthesis"), mb.pop("synthesis")  # requested only for the first
+    assert ma == mb
+    with tarfile.open(again.parent / "again.tar.gz") as tf:
+        members = tf.getmembers()
+    assert [m.name for m in members] == sorted(m.name for m in members) and {m.mtime for m in members} == {0}
+
+
+def test_bad_input_writes_nothing(search_run, bundle, tmp_path, capsys):
+    out = tmp_path / "x"
+    for args, message in [(["--trial", "99"], "--trial 99: no trial 99"),
+                          (["--best", "luts<=10"], "--best 'luts<=10': none of the"),
+                          (["--best", "colour<=3"], "cannot read 'colour<=3'")]:
+        assert cli.main(["export", str(search_run), "--out", str(out), *args]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and "\n" not in err, err
+        assert not out.exists()
+    before = files(bundle)
+    assert cli.main(["export", str(search_run), "--trial", "0", "--out", str(bundle)]) == 2
+    assert "already exists; pass --force" in capsys.readouterr().err
+    assert files(bundle) == before
+    assert cli.main(["export", str(search_run), "--trial", "0", "--out", str(search_run / "bundle")]) == 2
+    assert "inside the study's run directory" in capsys.readouterr().err
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_force_replaces(search_run, tmp_path):
+    out = tmp_path / "b"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    assert cli.main(["export", str(search_run), "--trial", "0", "--out", str(out), "--force"]) == 0
+    assert not (out / "old.txt").exists() and json.loads((out / "manifest.json").read_text())["trial"] == 0
