@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -114,3 +115,28 @@ def test_force_replaces(search_run, tmp_path):
     (out / "old.txt").write_text("old")
     assert cli.main(["export", str(search_run), "--trial", "0", "--out", str(out), "--force"]) == 0
     assert not (out / "old.txt").exists() and json.loads((out / "manifest.json").read_text())["trial"] == 0
+
+
+def test_synth_records_the_real_report(search_run, tmp_path, monkeypatch, capsys):
+    """No vendor tool exists here: a stand-in `vitis_hls` writes real reports (hls4ml's csynth XML and a Vivado
+    utilization report from tests/hardware/reports) where build_prj.tcl would; what is tested is that the
+    bundle's project is handed to the tool and its reports are parsed into the manifest."""
+    reports = Path(__file__).resolve().parents[1] / "hardware" / "reports"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "vitis_hls").write_text(f"""#!/bin/sh
+test "$1" = "-f" && test "$2" = "build_prj.tcl" && test -f build_prj.tcl || exit 3
+mkdir -p codesign_fw_prj/solution1/syn/report
+cp {reports / 'dense16x5_stream_csynth.xml'} codesign_fw_prj/solution1/syn/report/codesign_fw_csynth.xml
+cp {reports / 'dense16x5_stream_vivado_synth.rpt'} vivado_synth.rpt
+""")
+    (bin_dir / "vivado").write_text("#!/bin/sh\nexit 0\n")
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    out = tmp_path / "b"
+    assert cli.main(["export", str(search_run), "--trial", "0", "--out", str(out), "--synth"]) == 0
+    synthesis = json.loads((out / "manifest.json").read_text())["synthesis"]
+    assert synthesis["status"] == "done" and synthesis["tool"] == "vitis_hls"
+    assert synthesis["hls"]["lut"] > 0 and synthesis["vivado"]["lut"] > 0 and synthesis["hls"]["latency_max"] >= 1
+    assert (out / "hls" / "vivado_synth.rpt").is_file()
