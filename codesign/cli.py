@@ -371,7 +371,7 @@ def cmd_search(args) -> int:
         print("no candidate meets the budget; the closest:")
         print(study.format_front(study.closest(records), settings))
     print(f"trials: {paths['csv']} / {paths['parquet']}; front: {paths['front']}")
-    print(f"plots and pages: codesign report {out}")
+    print(f"plots and pages: codesign report {out}; a firmware bundle: codesign export {out} --trial N --out DIR")
     return 0 if best else 1
 
 
