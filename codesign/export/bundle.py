@@ -106,6 +106,8 @@ def write(run_dir: str | Path, out: str | Path, trial: int | None = None, best: 
     record = select(view, trial, best)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise CodesignError(f"--out {out}: already exists; pass --force to replace it (nothing was written)")
+    if tar and _tar_path(out).exists() and not force:
+        raise CodesignError(f"--tar: {_tar_path(out)} already exists; pass --force to replace it (nothing was written)")
     if out.resolve() == run_dir.resolve() or run_dir.resolve() in out.resolve().parents:
         raise CodesignError(f"--out {out}: inside the study's run directory; choose another directory")
     fw_dir = run_dir / record["firmware"]
@@ -367,11 +369,16 @@ def _synthesise(bundle: Path) -> dict:
             "vivado": synth_report.model_dump() if synth_report else None}
 
 
+def _tar_path(out: Path) -> Path:
+    """The archive sits beside the bundle, named after it: the one file --tar writes outside --out."""
+    return out.parent / f"{out.name}.tar.gz"
+
+
 def _tar(out: Path) -> Path:
     """OUT.tar.gz, byte-reproducible: sorted entries, zero times and owners."""
     import gzip
 
-    path = out.parent / f"{out.name}.tar.gz"
+    path = _tar_path(out)
 
     def clean(info: tarfile.TarInfo) -> tarfile.TarInfo:
         info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""

@@ -104,6 +104,14 @@ def test_bad_input_writes_nothing(search_run, bundle, tmp_path, capsys):
     assert cli.main(["export", str(search_run), "--trial", "0", "--out", str(bundle)]) == 2
     assert "already exists; pass --force" in capsys.readouterr().err
     assert files(bundle) == before
+    tarball = bundle.parent / "bundle.tar.gz"
+    archived = tarball.read_bytes()
+    assert cli.main(["export", str(search_run), "--trial", "0", "--out", str(tmp_path / "y"), "--tar"]) == 0
+    (tmp_path / "z.tar.gz").write_bytes(b"mine")
+    assert cli.main(["export", str(search_run), "--trial", "0", "--out", str(tmp_path / "z"), "--tar"]) == 2
+    assert "z.tar.gz already exists; pass --force" in capsys.readouterr().err
+    assert (tmp_path / "z.tar.gz").read_bytes() == b"mine" and not (tmp_path / "z").exists()
+    assert tarball.read_bytes() == archived
     assert cli.main(["export", str(search_run), "--trial", "0", "--out", str(search_run / "bundle")]) == 2
     assert "inside the study's run directory" in capsys.readouterr().err
     assert not list(tmp_path.glob(".*partial"))
