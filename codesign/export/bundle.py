@@ -302,22 +302,16 @@ def _graph_file(view: StudyView, record: dict, fw, work: Path) -> tuple[Path | N
         return path, "the graph the firmware was built from"
     from codesign import config as cfg
     from codesign import tasks
-    from codesign.data import adc2021
     from codesign.hardware import targets
     from codesign.search import candidate as cand
     from codesign.search import objective
-    from codesign.tasks.base import train_and_score
 
     s = view.settings
     task = tasks.get(s.task)
     c = cand.make(record["params"], cfg.parse(task.Config, s.base_config, "search base config"), task.Config)
     objective._tf_threads(int(s.tf_threads))
     data = objective.read_data(view.run_dir)
-    result = train_and_score(c.config, data)
-    target = targets.load(s.target)
-    rebuilt = fw_mod.build(result.model, c.config.model, result.preprocessor, np.asarray(data.x_train[:100_000]),
-                           c.firmware, target.part, target.clock_period_ns, cache_dir=work,
-                           input_groups=adc2021.input_quantities())
+    rebuilt = objective.build(c, objective.train(c, data), data, targets.load(s.target), work)
     if rebuilt.key != fw.key:
         return None, (f"not included: the firmware predates kept graphs and retraining gave firmware {rebuilt.key}, "
                       f"not {fw.key}")

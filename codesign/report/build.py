@@ -90,20 +90,15 @@ def _check_out(out: Path, run_dir: Path) -> None:
 
 
 def _points(view: StudyView, records: list[dict], front: set[int]) -> figures.Points:
-    cols: dict[str, list] = {k: [] for k in ("lut", "dsp", "ff", "latency_ns")}
-    for r in records:
-        for k in cols:
-            cols[k].append(float(r["estimate"][k]))
-    for key, values in _tpr_columns(records, view.signals).items():
-        cols[key] = values
     return figures.Points(np.array([r["number"] for r in records], dtype=int),
                           np.array([bool(r.get("feasible")) for r in records], dtype=bool),
                           np.array([r["number"] in front for r in records], dtype=bool),
-                          {k: np.asarray(v, dtype=float) for k, v in cols.items()})
+                          {k: np.asarray(v, dtype=float) for k, v in _columns(records, view.signals).items()})
 
 
-def _tpr_columns(records: list[dict], signals: list[str]) -> dict[str, list[float]]:
-    cols: dict[str, list[float]] = {}
+def _columns(records: list[dict], signals: list[str]) -> dict[str, list[float]]:
+    """The plotted columns: estimated resources and latency, and tpr/lo/hi/floor per signal ('' = objective)."""
+    cols = {k: [float(r["estimate"][k]) for r in records] for k in ("lut", "dsp", "ff", "latency_ns")}
     for r in records:
         n_min = min(s["n_signal"] for s in r["scores"].values())
         values = {"": (r["tpr"], r["tpr_error"], r["tpr_error"], 1.0 / n_min)}
@@ -120,9 +115,7 @@ def _markers(view: StudyView, baseline: dict | None, references: list[Reference]
     out = []
 
     def of_record(r: dict) -> dict[str, float]:
-        cols = _tpr_columns([r], view.signals)
-        return {**{k: float(r["estimate"][k]) for k in ("lut", "dsp", "ff", "latency_ns")},
-                **{k: v[0] for k, v in cols.items()}, "trial": r["number"]}
+        return {**{k: v[0] for k, v in _columns([r], view.signals).items()}, "trial": r["number"]}
 
     if baseline is not None:
         out.append(figures.Marker(f"baseline (trial {baseline['number']})", of_record(baseline), "baseline"))

@@ -163,25 +163,38 @@ def _low_fidelity(c, run_dir: Path, settings: dict, front: list[list[float]], se
     return ""
 
 
-def _evaluate(c, run_dir: Path, settings: dict, seconds: dict) -> dict:
-    from codesign import evaluation, firmware
-    from codesign.data import adc2021
-    from codesign.hardware import estimate, graph, targets
+def train(c, data):
+    """Train a candidate (the search's recipe; export repeats it to rebuild older firmware)."""
     from codesign.tasks.base import train_and_score
+
+    # Keras-level scores are a diagnostic here (the firmware's are the result): the fewest resamplings.
+    quick = c.config.model_copy(update={"metrics": c.config.metrics.model_copy(update={"n_bootstrap": 10})})
+    return train_and_score(quick, data)
+
+
+def build(c, result, data, target, cache_dir: Path):
+    """The trained candidate's firmware on `target`, cached by content in `cache_dir`."""
+    from codesign import firmware
+    from codesign.data import adc2021
+
+    return firmware.build(result.model, c.config.model, result.preprocessor, np.asarray(data.x_train[:100_000]),
+                          c.firmware, target.part, target.clock_period_ns, cache_dir=cache_dir,
+                          input_groups=adc2021.input_quantities())
+
+
+def _evaluate(c, run_dir: Path, settings: dict, seconds: dict) -> dict:
+    from codesign import evaluation
+    from codesign.hardware import estimate, graph, targets
 
     data = read_data(run_dir)
     t = time.perf_counter()
-    # Keras-level scores are a diagnostic here (the firmware's are the result): the fewest resamplings.
-    quick = c.config.model_copy(update={"metrics": c.config.metrics.model_copy(update={"n_bootstrap": 10})})
-    result = train_and_score(quick, data)
+    result = train(c, data)
     seconds["train"] = round(time.perf_counter() - t, 2)
     keras = summarise(result.scores, settings["tpr"])
 
     target = targets.load(settings["target"])
     t = time.perf_counter()
-    fw = firmware.build(result.model, c.config.model, result.preprocessor, np.asarray(data.x_train[:100_000]),
-                        c.firmware, target.part, target.clock_period_ns, cache_dir=run_dir / "firmware",
-                        input_groups=adc2021.input_quantities())
+    fw = build(c, result, data, target, run_dir / "firmware")
     seconds["firmware"] = round(time.perf_counter() - t, 2)
 
     t = time.perf_counter()
