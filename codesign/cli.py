@@ -417,6 +417,174 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_dqm_generate(args) -> int:
+    """Synthetic per-run DQM ROOT files in the DQM GUI store's layout, with contents/datasets/truth JSON."""
+    from codesign.data import dqm_generator
+
+    g = dqm_generator.generate(Path(args.out), n_runs=args.runs, seed=args.seed, primary_dataset=args.pd,
+                               bad_fraction=args.bad_fraction, unlabelled_fraction=args.unlabelled_fraction,
+                               force=args.force)
+    print(f"{g.n_runs} runs ({g.n_bad} with an incident, {g.n_labelled_bad} of them labelled bad; "
+          f"{g.n_unlabelled} unlabelled) in {len(g.files)} ROOT files under {g.root}")
+    print(f"contents: {g.contents}\ndatasets: {g.datasets}\ntruth:    {g.truth}")
+    return 0
+
+
+def cmd_dqm_fetch(args) -> int:
+    """AutoDQM_ML's fetch_data.py: DQM ROOT files -> one parquet per primary dataset (resumable)."""
+    from codesign.data import dqm_generator, dqm_root
+
+    if not args.output_dir:
+        raise ConfigError("codesign dqm fetch needs --output_dir")
+    input_dir, contents, datasets = args.input_dir, args.contents, args.datasets
+    if input_dir is None:  # the default: generated files (real DQM files are not reachable from here)
+        generated = Path(args.output_dir) / "root"
+        if not (generated / "datasets.json").is_file():
+            print(f"no --input_dir: generating synthetic DQM files in {generated} ...", flush=True)
+            dqm_generator.generate(generated, seed=args.seed)
+        input_dir = generated
+        contents = contents or str(generated / "contents.json")
+        datasets = datasets or str(generated / "datasets.json")
+    if not contents or not datasets:
+        raise ConfigError("codesign dqm fetch --input_dir needs --contents (subsystem -> histogram paths JSON) and "
+                          "--datasets (primary datasets, years, runs JSON)")
+    result = dqm_root.fetch(input_dir, contents, datasets, args.output_dir, tag=args.tag or "",
+                            progress=not args.quiet)
+    for file, reason in result.skipped:
+        print(f"codesign: warning: skipped {file}: {reason}", file=sys.stderr)
+    print(f"{result.n_files} files: {result.n_converted} converted, {result.n_cached} already converted, "
+          f"{len(result.skipped)} skipped")
+    for pd_name, path in result.outputs.items():
+        print(f"{pd_name}: {path}")
+    return 0
+
+
+def cmd_dqm_train(args) -> int:
+    """AutoDQM_ML's train.py on the shared core: fit under a tag, add score (and reconstruction) columns."""
+    from codesign.dqm import train
+
+    algorithm, config_file = args.algorithm, args.config
+    if algorithm and Path(algorithm).suffix in (".json", ".yaml", ".yml"):  # AutoDQM's `--algorithm config.json`
+        algorithm, config_file = None, config_file or algorithm
+    options = {k: v for k, v in (("n_components", args.n_components), ("reference", args.reference),
+                                 ("mode", args.autoencoder_mode), ("test", args.test),
+                                 ("n_references", args.n_references), ("statistic", args.statistic),
+                                 ("merge_bins", args.merge_bins)) if v is not None}
+    settings = train.read_settings(config_file, {
+        "algorithm": algorithm, "input_file": args.input_file, "output_dir": args.output_dir, "tag": args.tag,
+        "histograms": args.histograms, "min_entries": args.min_entries, "train_fraction": args.train_fraction,
+        "seed": args.seed, "config": options})
+    result = train.run(settings)
+    for line in result.lines:
+        print(line)
+    return 0
+
+
+def _csv(text: str | None, kind=str, flag: str = "") -> list | None:
+    if text is None:
+        return None
+    try:
+        return [kind(v.strip()) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{flag}: expected a comma-separated list of {kind.__name__}, got {text!r}") from None
+
+
+def cmd_dqm_assess(args) -> int:
+    """AutoDQM_ML's assess.py: score diagnostics, ROC + bootstrap, false-alarm tables, run-level flags, webpage."""
+    from codesign.dqm import assess
+
+    if not args.input_file or not args.output_dir:
+        raise ConfigError("codesign dqm assess needs --input_file (a table from `codesign dqm train`) and --output_dir")
+    formats = tuple(_csv(args.format, flag="--format") or ())
+    result = assess.assess(args.input_file, args.output_dir, histograms=_csv(args.histograms),
+                           tags=_csv(args.algorithms), runs=_csv(args.runs, int, "--runs"), n_runs=args.n_runs,
+                           n_top=args.n_top, tprs=tuple(_csv(args.tprs, float, "--tprs")),
+                           n_bootstrap=args.n_bootstrap, seed=args.seed, make_webpage=args.make_webpage,
+                           flag_counts=tuple(_csv(args.flag_counts, int, "--flag_counts")), truth=args.truth,
+                           formats=formats)
+    for line in result.lines:
+        print(line)
+    return 0
+
+
+def _both(p, name: str, **kwargs):
+    """An option under AutoDQM_ML's spelling (--input_file) and the usual one (--input-file)."""
+    dashed = name.replace("_", "-")
+    flags = [f"--{name}"] + ([f"--{dashed}"] if dashed != name else [])
+    p.add_argument(*flags, dest=name, **kwargs)
+
+
+def _dqm_parser(sub) -> None:
+    dqm = sub.add_parser("dqm", help="Data Quality Monitoring on per-run histograms (AutoDQM_ML's workflow): "
+                         "generate | fetch | train | assess")
+    dsub = dqm.add_subparsers(dest="dqm_command", metavar="STEP")
+    dqm.set_defaults(func=lambda a: (dqm.print_help(), 0)[1])
+
+    p = dsub.add_parser("generate", help="synthetic per-run DQM ROOT files with labelled anomalies (uproot)")
+    p.add_argument("--out", required=True, help="directory (the DQM GUI store layout: Run2018/SingleMuon/R000...)")
+    p.add_argument("--runs", type=int, default=600, help="number of runs (default 600)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--pd", default="SingleMuon", help="primary dataset name (default SingleMuon)")
+    _both(p, "bad_fraction", type=float, default=0.1, help="runs with an incident (default 0.1)")
+    _both(p, "unlabelled_fraction", type=float, default=0.1, help="runs left unlabelled (default 0.1)")
+    p.add_argument("--force", action="store_true", help="replace earlier generated files")
+    p.set_defaults(func=cmd_dqm_generate)
+
+    p = dsub.add_parser("fetch", help="DQM ROOT files -> one parquet per primary dataset (resumable)")
+    _both(p, "input_dir", help="directory searched for DQM_V*_R*__PD__Run*__DQMIO.root files "
+          "(default: generate synthetic ones in OUTPUT_DIR/root)")
+    p.add_argument("--contents", help="JSON: subsystem -> histogram paths (AutoDQM_ML's format)")
+    p.add_argument("--datasets", help="JSON: primary_datasets, years -> productions/eras/runs/good_runs/bad_runs")
+    _both(p, "output_dir", help="where <PD>.parquet goes")
+    p.add_argument("--tag", help="prefix of the output file names")
+    p.add_argument("--seed", type=int, default=1, help="seed of the generated files when no --input_dir")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--debug", action="store_true", help="log every step (as -v)")
+    p.set_defaults(func=cmd_dqm_fetch)
+
+    p = dsub.add_parser("train", help="train PCA / autoencoder / statistical tests on histograms; add score columns")
+    _both(p, "input_file", help="parquet from `codesign dqm fetch` (or from an earlier train, to chain tags)")
+    _both(p, "output_dir", help="where the extended parquet and models/<tag>/ go")
+    p.add_argument("--algorithm", help="pca | autoencoder | statistical_tester (or a JSON/YAML config file)")
+    p.add_argument("--config", help="JSON/YAML settings (AutoDQM_ML keys: name, tag, histograms, config: {..}); "
+                   "flags override it")
+    p.add_argument("--tag", help="names the model directory and the added columns; an existing tag is loaded")
+    p.add_argument("--histograms", help="comma-separated histogram columns (default: all)")
+    _both(p, "n_components", type=int, help="latent size (PCA, autoencoder)")
+    p.add_argument("--reference", type=int, help="statistical tests: one fixed reference run")
+    _both(p, "n_references", type=int, help="statistical tests: compare with the N good runs before (1, 4, 8)")
+    p.add_argument("--test", choices=["ks", "chi2", "modified_chi2", "beta_binomial"],
+                   help="statistical_tester: which test (default ks)")
+    p.add_argument("--statistic", choices=["chi2", "max_pull"], help="beta_binomial: the score (default chi2)")
+    _both(p, "autoencoder_mode", choices=["individual", "simultaneous"],
+          help="one autoencoder per histogram (default) or one for all")
+    _both(p, "merge_bins", type=float, help="merge bins holding less than this mean fraction of entries")
+    _both(p, "min_entries", type=int, help="runs with fewer entries in any histogram are not used (default 10000)")
+    _both(p, "train_fraction", type=float, help="fraction of usable good runs trained on (default 0.5)")
+    p.add_argument("--seed", type=int, help="split and training seed (default 0)")
+    p.add_argument("--debug", action="store_true", help="log every step (as -v)")
+    p.set_defaults(func=cmd_dqm_train)
+
+    p = dsub.add_parser("assess", help="score diagnostics, ROC curves with bootstrap bands, false-alarm tables, "
+                        "run-level flags, original-vs-reconstructed plots, a static webpage")
+    _both(p, "input_file", help="parquet extended by `codesign dqm train`")
+    _both(p, "output_dir", help="plots, tables, summary.json (and index.html); an earlier assess there is replaced")
+    p.add_argument("--histograms", help="comma-separated histogram columns (default: every scored one)")
+    p.add_argument("--algorithms", help="comma-separated tags (default: every tag in the file)")
+    p.add_argument("--runs", help="comma-separated run numbers for original-vs-reconstructed plots")
+    _both(p, "n_runs", type=int, default=3, help="random runs plotted when --runs is not given (default 3)")
+    _both(p, "n_top", type=int, default=5, help="most anomalous runs listed per histogram and tag (default 5)")
+    p.add_argument("--tprs", default="0.5,0.8,0.9,0.95,0.99", help="bad-run efficiencies of the false-alarm table")
+    _both(p, "n_bootstrap", type=int, default=100, help="bootstrap resamplings of ROC and AUC (default 100)")
+    _both(p, "flag_counts", default="1,3,5", help="run-flag ROCs: runs with >= N flagged histograms (default 1,3,5)")
+    p.add_argument("--truth", help="a generator's truth.json: also ROCs per histogram and anomaly kind")
+    p.add_argument("--format", default="png", help="figure formats: png, pdf, svg (default png)")
+    _both(p, "make_webpage", action="store_true", help="write index.html, a browsable page of every plot")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap and random-run seed")
+    p.add_argument("--debug", action="store_true", help="log every step (as -v)")
+    p.set_defaults(func=cmd_dqm_assess)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="codesign",
@@ -529,6 +697,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "record the real resource report; skipped, with a note, where they are not installed")
     p.set_defaults(func=cmd_export)
 
+    _dqm_parser(sub)
+
     p = sub.add_parser("generate", help="write synthetic ADC2021-layout h5 files (background + 4 signals)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--n-background", type=int, default=4_000_000)
@@ -545,6 +715,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    if getattr(args, "debug", False):
+        args.verbose = True
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     if not args.verbose:
         from codesign.runtime import quiet_libraries

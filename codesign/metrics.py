@@ -233,3 +233,143 @@ def histogram(values, edges: np.ndarray) -> dict[str, object]:
     counts, _ = np.histogram(v, bins=edges)
     return {"counts": counts.tolist(), "underflow": int(np.sum(v < edges[0])), "overflow": int(np.sum(v > edges[-1])),
             "n": int(v.size)}
+
+
+# ---------------------------------------------------------------- DQM: runs, not events
+#
+# A DQM sample is a few hundred runs, tens of them bad, so whole runs are resampled (with
+# replacement, each class separately) and curves are exact at every run. An empty histogram scores
+# +inf (maximally anomalous) and ranks above every finite score; NaN (not scored) must be removed
+# by the caller, who counts it.
+
+
+def _no_nan(name: str, values) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64).ravel()
+    if arr.size == 0:
+        raise MetricError(f"{name} scores are empty")
+    if np.isnan(arr).any():
+        raise MetricError(f"{name} scores contain {int(np.isnan(arr).sum())} NaN values (remove unscored runs first)")
+    return arr
+
+
+def joint_ranks(background, signal) -> tuple[np.ndarray, np.ndarray]:
+    """Dense ranks of both samples together: finite stand-ins for scores with ±inf, same ROC and AUC."""
+    b, s = _no_nan("background", background), _no_nan("signal", signal)
+    ranks = np.unique(np.concatenate([b, s]), return_inverse=True)[1].ravel().astype(np.float64)
+    return ranks[: len(b)], ranks[len(b):]
+
+
+def tpr_on_grid(fpr, tpr, grid) -> np.ndarray:
+    """TPR of a ROC (points joined by straight lines, as its AUC integrates it) at the FPRs in `grid`.
+
+    Where the curve rises vertically at one FPR the top of the rise is taken.
+    """
+    fpr, tpr, grid = (np.asarray(a, dtype=np.float64) for a in (fpr, tpr, grid))
+    j = np.clip(np.searchsorted(fpr, grid, side="right") - 1, 0, len(fpr) - 2)
+    x0, x1, y0, y1 = fpr[j], fpr[j + 1], tpr[j], tpr[j + 1]
+    step = x1 - x0
+    t = np.where(step > 0, (grid - x0) / np.where(step > 0, step, 1.0), 1.0)  # step 0 only at FPR 1: the top
+    return np.clip(y0 + np.clip(t, 0.0, 1.0) * (y1 - y0), 0.0, 1.0)
+
+
+def bootstrap_roc(background, signal, grid, n_bootstrap: int = 100, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(TPR on `grid` per resampling (n_bootstrap, n_grid), AUC per resampling): runs resampled with replacement.
+
+    Scores may hold +inf; each class is resampled separately so neither can vanish.
+    """
+    b, s = joint_ranks(background, signal)
+    rng = np.random.default_rng(seed)
+    tprs = np.empty((n_bootstrap, len(np.atleast_1d(grid))))
+    aucs = np.empty(n_bootstrap)
+    for i in range(n_bootstrap):
+        bb = b[rng.integers(0, len(b), len(b))]
+        ss = s[rng.integers(0, len(s), len(s))]
+        fpr, tpr, _ = roc_curve(bb, ss)
+        tprs[i] = tpr_on_grid(fpr, tpr, grid)
+        aucs[i] = auc(bb, ss)
+    return tprs, aucs
+
+
+def false_alarm_at_tpr(background, signal, tprs) -> np.ndarray:
+    """FPR at the highest threshold that still flags at least a fraction `tpr` of the signal (flag: score >= it).
+
+    "To catch 95 % of the bad runs, what fraction of the good runs rings the alarm?" Exact on small
+    samples: with n bad runs the threshold is the ceil(tpr * n)-th highest bad score. Scores may hold +inf.
+    """
+    b = _no_nan("background", background)
+    s = np.sort(_no_nan("signal", signal))
+    wanted = np.asarray(tprs, dtype=np.float64)
+    if np.any((wanted < 0) | (wanted > 1)):
+        raise MetricError(f"TPRs must lie in [0, 1], got {wanted.tolist()}")
+    k = np.ceil(wanted * len(s) - 1e-9).astype(np.int64)  # bad runs that must be caught
+    thresholds = np.where(k > 0, s[len(s) - np.maximum(k, 1)], np.inf)
+    return np.array([np.mean(b >= t) if n > 0 else 0.0 for t, n in zip(thresholds, k)])
+
+
+def bootstrap_false_alarm(background, signal, tprs, n_bootstrap: int = 100, seed: int = 0) -> np.ndarray:
+    """`false_alarm_at_tpr` per resampling of the runs (each class with replacement): (n_bootstrap, n_tprs)."""
+    b, s = _no_nan("background", background), _no_nan("signal", signal)
+    rng = np.random.default_rng(seed)
+    return np.array([false_alarm_at_tpr(b[rng.integers(0, len(b), len(b))], s[rng.integers(0, len(s), len(s))],
+                                        tprs) for _ in range(n_bootstrap)])
+
+
+def flag_thresholds(good, fractions) -> np.ndarray:
+    """Per-histogram thresholds at which each histogram flags a fraction <= q of the good runs: (n_q, n_hist).
+
+    `good` is (n_good, n_hist), NaN where a run's histogram was not scored (ignored). A run is flagged
+    in a histogram when its score lies strictly above the threshold: floor(q * n) good runs lie above it
+    (fewer where scores tie); q = 1 gives -inf, flagging every scored run. The AutoDQM paper sets one
+    such common false-flag fraction for all histograms and counts flags per run.
+    """
+    good = np.asarray(good, dtype=np.float64)
+    q = np.asarray(fractions, dtype=np.float64)
+    out = np.full((len(q), good.shape[1]), np.inf)
+    for h in range(good.shape[1]):
+        g = np.sort(good[~np.isnan(good[:, h]), h])
+        if g.size == 0:
+            continue  # never scored: never flagged
+        k = np.floor(q * len(g) + 1e-9).astype(np.int64)  # good runs allowed above
+        out[:, h] = np.where(k >= len(g), -np.inf, g[len(g) - 1 - np.minimum(k, len(g) - 1)])
+    return out
+
+
+def count_flags(scores, thresholds) -> np.ndarray:
+    """Number of each run's histograms above their thresholds, per threshold set: (n_q, n_runs); NaN never flags."""
+    scores = np.asarray(scores, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return (scores[None, :, :] > np.asarray(thresholds, dtype=np.float64)[:, None, :]).sum(axis=2)
+
+
+def histogram_flag_roc(good_counts, bad_counts) -> tuple[np.ndarray, np.ndarray]:
+    """(mean flags per good run, mean flags per bad run) along the sweep; counts are (n_q, n_runs)."""
+    return np.mean(good_counts, axis=1, dtype=np.float64), np.mean(bad_counts, axis=1, dtype=np.float64)
+
+
+def run_flag_roc(good_counts, bad_counts, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fraction of good runs with >= n flags, the same for bad runs) along the sweep: a run is bad at >= n flags."""
+    return (np.mean(np.asarray(good_counts) >= n, axis=1, dtype=np.float64),
+            np.mean(np.asarray(bad_counts) >= n, axis=1, dtype=np.float64))
+
+
+def curve_area(x, y, scale: float = 1.0) -> float:
+    """Area under a swept ROC-like curve through (0, 0), its points in order of x, and (scale, scale), / scale^2.
+
+    The end points are 'flag nothing' and 'flag everything'; `scale` is the axes' range (the number of
+    histograms for a histogram-flag ROC), so 1 is perfect and 0.5 is chance for both kinds of curve.
+    """
+    x, y = np.asarray(x, dtype=np.float64) / scale, np.asarray(y, dtype=np.float64) / scale
+    order = np.lexsort((y, x))
+    xs = np.concatenate([[0.0], x[order], [1.0]])
+    ys = np.concatenate([[0.0], y[order], [1.0]])
+    return float(np.sum(np.diff(xs) * (ys[1:] + ys[:-1]) / 2.0))
+
+
+def fpr_at_tpr_on_curve(x, y, tprs) -> np.ndarray:
+    """Smallest x among a curve's points with y >= each wanted TPR (NaN where the curve never gets there)."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    out = []
+    for t in np.atleast_1d(tprs):
+        reached = y >= t - 1e-12
+        out.append(float(x[reached].min()) if reached.any() else np.nan)
+    return np.array(out)

@@ -174,12 +174,12 @@ def train(c, data):
 
 def build(c, result, data, target, cache_dir: Path):
     """The trained candidate's firmware on `target`, cached by content in `cache_dir`."""
-    from codesign import firmware
-    from codesign.data import adc2021
+    from codesign import firmware, tasks
 
+    groups = tasks.get(c.config.task).input_groups(data.input_names)
     return firmware.build(result.model, c.config.model, result.preprocessor, np.asarray(data.x_train[:100_000]),
                           c.firmware, target.part, target.clock_period_ns, cache_dir=cache_dir,
-                          input_groups=adc2021.input_quantities())
+                          input_groups=groups)
 
 
 def _evaluate(c, run_dir: Path, settings: dict, seconds: dict) -> dict:

@@ -57,6 +57,11 @@ class Config(TaskConfig):
         return self
 
 
+def input_groups(input_names: list[str]) -> list[str]:
+    """Inputs sharing a firmware unit: all pT inputs, all eta, all phi (see firmware.InputUnits.derive)."""
+    return [name.rsplit("_", 1)[1] for name in input_names]
+
+
 def load_data(config: Config, train_limit: int | None = None) -> Dataset:
     """Synthetic events by default; the real-layout files named in config.data otherwise.
 
