@@ -450,8 +450,6 @@ def cmd_dqm_fetch(args) -> int:
                           "--datasets (primary datasets, years, runs JSON)")
     result = dqm_root.fetch(input_dir, contents, datasets, args.output_dir, tag=args.tag or "",
                             progress=not args.quiet)
-    for file, reason in result.skipped:
-        print(f"codesign: warning: skipped {file}: {reason}", file=sys.stderr)
     print(f"{result.n_files} files: {result.n_converted} converted, {result.n_cached} already converted, "
           f"{len(result.skipped)} skipped")
     for pd_name, path in result.outputs.items():

@@ -86,6 +86,10 @@ class Spec:
     def name(self) -> str:
         return self.path.rsplit("/", 1)[1]
 
+    @property
+    def n_bins(self) -> int:
+        return self.axes[0][0] * (self.axes[1][0] if self.name in TWO_D else 1)
+
     def edges(self, axis: int = 0) -> np.ndarray:
         n, lo, hi, _ = self.axes[axis]
         return np.linspace(lo, hi, n + 1)
@@ -360,19 +364,23 @@ def emtf_quality_vs_mode(state: State) -> np.ndarray:
 _FLAT = Detector(np.ones((20, 36)), np.ones(128), np.ones(126), np.ones((50, 72)))
 
 
-def expected(state: State, det: Detector) -> dict[str, np.ndarray]:
-    """Expected counts per histogram for one run (before Poisson sampling)."""
-    occ = emtf_occupancy(state, det)
+def expected(state: State, det: Detector, names=None) -> dict[str, np.ndarray]:
+    """Expected counts per histogram (all, or those in `names`) for one run (before Poisson sampling)."""
     shapes = {
-        "hORecHits": csc_occupancy(state, False), "hOSegments": csc_occupancy(state, True),
-        "hSTimeCombinedSerial": csc_time(state, SPECS["hSTimeCombinedSerial"].edges()),
-        "hSTimeVsZ": csc_time_vs_z(state), "hSGlobalTheta": csc_theta(state, det),
-        "emtfTrackBX": emtf_bx(state), "emtfTrackEta": emtf_eta(state, occ), "emtfTrackPhi": emtf_phi(state, det, occ),
-        "emtfTrackOccupancy": occ, "emtfTrackQualityVsMode": emtf_quality_vs_mode(state),
+        "hORecHits": lambda: csc_occupancy(state, False), "hOSegments": lambda: csc_occupancy(state, True),
+        "hSTimeCombinedSerial": lambda: csc_time(state, SPECS["hSTimeCombinedSerial"].edges()),
+        "hSTimeVsZ": lambda: csc_time_vs_z(state), "hSGlobalTheta": lambda: csc_theta(state, det),
+        "emtfTrackBX": lambda: emtf_bx(state), "emtfTrackEta": lambda: emtf_eta(state, emtf_occupancy(state, det)),
+        "emtfTrackPhi": lambda: emtf_phi(state, det, emtf_occupancy(state, det)),
+        "emtfTrackOccupancy": lambda: emtf_occupancy(state, det),
+        "emtfTrackQualityVsMode": lambda: emtf_quality_vs_mode(state),
     }
     nominal = expected_totals(state)
-    return {name: shape / shape.sum() * nominal[name] * state.kept.get(name, 1.0) * _scale(state, name)
-            for name, shape in shapes.items()}
+    out = {}
+    for name in names or shapes:
+        shape = shapes[name]()
+        out[name] = shape / shape.sum() * nominal[name] * state.kept.get(name, 1.0) * _scale(state, name)
+    return out
 
 
 def expected_totals(state: State) -> dict[str, float]:
@@ -504,6 +512,45 @@ def apply_incident(state: State, incident: dict) -> None:
         state.csc_endcap[p["endcap"]] = p["factor"]
     elif kind == "wrong_normalization":
         state.emtf_endcap[p["endcap"]] = p["factor"]
+
+
+def kinds_affecting(name: str) -> list[str]:
+    """The incident kinds that change histogram `name` (short name or table column)."""
+    short = name.rsplit("/", 1)[-1]
+    return [kind for kind in KINDS if any(short in hists for (_, key), hists in AFFECTS.items()
+                                          if key == kind or (kind == "dead_channel" and key == "dead_station"))]
+
+
+def sample(name: str, n_runs: int, seed: int, kind: str | None = None) -> np.ndarray:
+    """Counts (n_runs, n_bins) of one histogram for runs drawn as `generate` draws them, without files:
+    healthy runs, or runs each with an incident of `kind` that touches this histogram. The detector is
+    the one `generate(seed=seed)` uses; the runs are new (a large sample for thresholds at small FPR)."""
+    short = name.rsplit("/", 1)[-1]
+    if short not in SPECS:
+        raise CodesignError(f"unknown generated histogram {name!r}; known: {', '.join(SPECS)}")
+    if kind is not None and kind not in kinds_affecting(short):
+        raise CodesignError(f"{kind!r} incidents never change {short}; those that do: "
+                            f"{', '.join(kinds_affecting(short))}")
+    det_seq, _, _ = np.random.SeedSequence(seed).spawn(3)
+    det = Detector.draw(np.random.default_rng(det_seq))
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 7919, KINDS.index(kind) + 1 if kind else 0]))
+    eras = list(ERA_LUMI)
+    weights = np.array(list(ERA_LUMI.values()))
+    out = np.empty((n_runs, SPECS[short].n_bins))
+    for i in range(n_runs):
+        key = eras[rng.choice(len(eras), p=weights / weights.sum())]
+        year, z = int(key[:4]), rng.normal()
+        pileup = float(np.clip(PILEUP[year] + 3.0 * z + rng.normal(0, 5.0), 12.0, 60.0))
+        lumi = 10 ** (LOG10_LUMI[0] + LOG10_LUMI[1] * z)
+        state = State(lumi * TRACKS_PER_PB, pileup, float(rng.uniform()), key, det.chamber_eff)
+        if kind is not None:
+            while True:  # incidents of this kind that reach this histogram, severities as in `generate`
+                incident = draw_incident(rng)
+                if incident["kind"] == kind and SPECS[short].column in incident["histograms"]:
+                    break
+            apply_incident(state, incident)
+        out[i] = rng.poisson(expected(state, det, [short])[short]).ravel()
+    return out
 
 
 # --- writing ------------------------------------------------------------------------------------------------

@@ -35,6 +35,16 @@ class TaskConfig(Frozen):
     metrics: Metrics = Metrics()
 
 
+def check_test_size(n_test: int, m: Metrics) -> None:
+    """For config validators: ValueError when `n_test` background events cannot resolve the FPR."""
+    from codesign.errors import MetricError
+
+    try:
+        metrics.require_resolvable(n_test, m.fpr, m.min_background_above)
+    except MetricError as exc:
+        raise ValueError(f"data.n_test is too small: {exc}") from None
+
+
 @dataclass
 class Dataset:
     """Raw (unpreprocessed) inputs: background train/val/test and one test array per signal."""
@@ -142,11 +152,12 @@ def format_scores(columns: dict[str, dict[str, metrics.SignalScores]]) -> str:
     labels = list(columns)
     signals = list(next(iter(columns.values())))
     fpr = next(iter(next(iter(columns.values())).values())).fpr
-    head = f"{'signal':<12}" + "".join(f" | {label[:36]:^36}" for label in labels)
-    sub = f"{'':<12}" + "".join(f" | {'AUC':^16} {f'TPR@FPR {fpr:.0e}':^19}" for _ in labels)
+    w = max(12, *(len(name) for name in signals))
+    head = f"{'signal':<{w}}" + "".join(f" | {label[:36]:^36}" for label in labels)
+    sub = f"{'':<{w}}" + "".join(f" | {'AUC':^16} {f'TPR@FPR {fpr:.0e}':^19}" for _ in labels)
     lines = [head, sub, "-" * len(sub)]
     for name in signals:
-        row = f"{name:<12}"
+        row = f"{name:<{w}}"
         for label in labels:
             s = columns[label].get(name)
             row += " | " + (f"{s.auc:.4f} ± {s.auc_error:.4f}  {s.tpr:8.2e} ± {s.tpr_error:7.1e}" if s else " " * 36)

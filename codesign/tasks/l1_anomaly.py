@@ -15,12 +15,11 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from codesign import metrics
 from codesign.config import Frozen
 from codesign.data import adc2021
 from codesign.data import l1_generator as gen
-from codesign.errors import ConfigError, DataError, MetricError
-from codesign.tasks.base import Dataset, TaskConfig
+from codesign.errors import ConfigError, DataError
+from codesign.tasks.base import Dataset, TaskConfig, check_test_size
 
 log = logging.getLogger("codesign")
 NAME = "l1-anomaly"
@@ -50,10 +49,7 @@ class Config(TaskConfig):
 
     @model_validator(mode="after")
     def _test_set_resolves_the_fpr(self):
-        try:
-            metrics.require_resolvable(self.data.n_test, self.metrics.fpr, self.metrics.min_background_above)
-        except MetricError as exc:
-            raise ValueError(f"data.n_test is too small: {exc}") from None
+        check_test_size(self.data.n_test, self.metrics)
         return self
 
 

@@ -116,3 +116,19 @@ def test_bad_input_is_one_line(table_file, tmp_path, capsys):
         assert train(*args) == 2, args
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and fragment in err, (args, err)
+
+
+def test_pca_and_statistical_tests_never_import_tensorflow(table_file, tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from codesign import cli; "
+            f"a = ['dqm', 'train', '--input_file', r'{table_file}', '--output_dir', r'{tmp_path / 'o'}', "
+            "'--min_entries', '1000']; "
+            "assert cli.main(a + ['--algorithm', 'pca', '--tag', 'p']) == 0; "
+            f"a[3] = r'{tmp_path / 'o' / 'SingleMuon.parquet'}'; "
+            "assert cli.main(a + ['--algorithm', 'statistical_tester', '--test', 'chi2', '--tag', 'c']) == 0; "
+            "print('tensorflow' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "False"
