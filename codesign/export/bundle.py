@@ -169,7 +169,6 @@ def _sha256(paths) -> str:
 
 def _write(view: StudyView, record: dict, fw_dir: Path, out: Path, n_background: int, n_signal: int) -> None:
     from codesign import evaluation, metrics
-    from codesign.data import adc2021
     from codesign.firmware import firmware as fw_mod
     from codesign.firmware import fixed
     from codesign.search import objective
@@ -252,7 +251,7 @@ def _write(view: StudyView, record: dict, fw_dir: Path, out: Path, n_background:
                            "threshold_raw": int(round(thr * 2 ** out_t.frac)), "n_background_above": above,
                            "n_background": len(background), "rule": "trigger when score > threshold",
                            "tpr": {k: metrics.tpr_at_threshold(s, thr) for k, s in signal_scores.items()}})
-    names = adc2021.input_names() if n_in == adc2021.N_INPUTS else [f"x{i}" for i in range(n_in)]
+    names = list(data.input_names) if len(data.input_names) == n_in else [f"x{i}" for i in range(n_in)]
     formats = fw.units.formats()
     manifest = {
         "trial": record["number"], "params": record["params"], "architecture": view.describe(record["params"]),
