@@ -28,6 +28,7 @@ import numpy as np
 
 from codesign import metrics, provenance
 from codesign.dqm.table import SPLIT, Table, read
+from codesign.drawing import Drawing
 from codesign.errors import CodesignError, ConfigError, DataError
 from codesign.outdir import staged
 
@@ -86,7 +87,7 @@ def assess(table_path, output_dir, histograms=None, tags=None, runs=None, n_runs
     with staged(out) as tmp:
         (tmp / "img").mkdir()
         (tmp / "tables").mkdir()
-        with _Drawing(_workers(len(hists) * (3 + len(plot_runs)), formats)) as d:
+        with Drawing(_workers(len(hists) * (3 + len(plot_runs)), formats), _draw) as d:
             _draw_scores(d, ctx, tmp / "img", formats)
             _draw_reconstructions(d, ctx, plot_runs, tmp / "img", formats)
             if labelled:
@@ -346,7 +347,7 @@ def _split_scores(s: np.ndarray, good: np.ndarray, bad: np.ndarray) -> tuple[np.
     return s[good & ~nan], s[bad & ~nan], {"n_nan_good": int(np.sum(good & nan)), "n_nan_bad": int(np.sum(bad & nan))}
 
 
-def _roc_all(d: "_Drawing", c: _Context, img: Path, formats) -> tuple[dict, dict]:
+def _roc_all(d: Drawing, c: _Context, img: Path, formats) -> tuple[dict, dict]:
     """Per histogram x tag, test split, good = label 0 vs bad = label 1; one figure per histogram."""
     rocs: dict = {}
     far: dict = {}
@@ -370,7 +371,7 @@ def _roc_all(d: "_Drawing", c: _Context, img: Path, formats) -> tuple[dict, dict
     return rocs, far
 
 
-def _run_level(d: "_Drawing", c: _Context, flag_counts: tuple[int, ...], img: Path, formats) -> dict:
+def _run_level(d: Drawing, c: _Context, flag_counts: tuple[int, ...], img: Path, formats) -> dict:
     """The AutoDQM paper's aggregation per tag: histogram-flag ROC and run-flag ROCs, swept over q."""
     out: dict = {}
     curves: dict = {}
@@ -407,7 +408,7 @@ def _run_level(d: "_Drawing", c: _Context, flag_counts: tuple[int, ...], img: Pa
     return out
 
 
-def _truth_all(d: "_Drawing", c: _Context, truth: dict[int, list[tuple[str, set]]], img: Path, formats) -> dict:
+def _truth_all(d: Drawing, c: _Context, truth: dict[int, list[tuple[str, set]]], img: Path, formats) -> dict:
     """ROCs where bad = test runs whose histogram was actually changed, good = test runs with no anomaly."""
     runs = c.table.runs
     anomalous = np.isin(runs, list(truth))
@@ -456,7 +457,7 @@ def stem(histogram: str) -> str:
     return f"{readable}_{zlib.crc32(histogram.encode()):08x}"
 
 
-def _draw_scores(d: "_Drawing", c: _Context, img: Path, formats) -> None:
+def _draw_scores(d: Drawing, c: _Context, img: Path, formats) -> None:
     """Per histogram: algorithm basis (tags overlaid per run category) and runs basis (categories per tag)."""
     if not formats:
         return
@@ -478,7 +479,7 @@ def _draw_scores(d: "_Drawing", c: _Context, img: Path, formats) -> None:
                f"scores_runs_{stem(h)}", formats)
 
 
-def _draw_reconstructions(d: "_Drawing", c: _Context, rows: np.ndarray, img: Path, formats) -> None:
+def _draw_reconstructions(d: Drawing, c: _Context, rows: np.ndarray, img: Path, formats) -> None:
     if not formats:
         return
     for i in rows:
@@ -505,32 +506,6 @@ def _draw(name: str, args: tuple) -> dict[str, str]:
 def _workers(n_figures: int, formats) -> int:
     """A pool only pays for itself with enough figures: spawning a worker costs ~2 s of imports."""
     return min(os.cpu_count() or 1, 4) if formats and n_figures >= 12 else 1
-
-
-class _Drawing:
-    """Figures drawn in spawned worker processes (matplotlib is single-threaded), or in-process for few figures."""
-
-    def __init__(self, workers: int):
-        self.pool = None
-        if workers > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-        self.jobs: dict[str, object] = {}
-
-    def draw(self, key: str, name: str, *args) -> None:
-        self.jobs[key] = self.pool.submit(_draw, name, args) if self.pool else _draw(name, args)
-
-    def results(self) -> dict[str, dict[str, str]]:
-        return {k: v.result() if self.pool else v for k, v in self.jobs.items()}
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.pool:
-            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 # ---------------------------------------------------------------- text outputs

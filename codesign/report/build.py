@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from codesign import provenance
+from codesign.drawing import Drawing
 from codesign.errors import CodesignError, ConfigError
 from codesign.outdir import staged
 from codesign.report import figures, tables
@@ -163,35 +164,6 @@ def _draw(name: str, args: tuple) -> dict[str, str]:
     return getattr(figures, name)(*args)
 
 
-class _Drawing:
-    """Figures drawn in worker processes: matplotlib is single-threaded and a report has 15-30 figures.
-
-    Workers are spawned (not forked: the caller may hold TensorFlow's threads); one core draws in-process.
-    """
-
-    def __init__(self, workers: int):
-        self.pool = None
-        if workers > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-        self.jobs: dict[str, object] = {}
-
-    def draw(self, key: str, name: str, *args) -> None:
-        self.jobs[key] = self.pool.submit(_draw, name, args) if self.pool else _draw(name, args)
-
-    def results(self) -> dict[str, dict[str, str]]:
-        return {k: v.result() if self.pool else v for k, v in self.jobs.items()}
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.pool:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-
-
 @dataclass(frozen=True)
 class _Context:
     """What every figure of one report shares."""
@@ -213,7 +185,7 @@ class _Context:
         return 1.0 / max(n, default=1e5)
 
 
-def _pareto_figures(d: _Drawing, c: _Context, references: list[Reference]) -> None:
+def _pareto_figures(d: Drawing, c: _Context, references: list[Reference]) -> None:
     s = c.view.settings
     points = _points(c.view, c.view.complete, c.front)
     markers = _markers(c.view, c.baseline, references)
@@ -226,7 +198,7 @@ def _pareto_figures(d: _Drawing, c: _Context, references: list[Reference]) -> No
                resource_axis, c.img, c.formats)
 
 
-def _insight_figures(d: _Drawing, c: _Context) -> str:
+def _insight_figures(d: Drawing, c: _Context) -> str:
     """History, parallel coordinates, slices and importances; returns why importances are missing, if they are."""
     s, complete = c.view.settings, c.view.complete
     numbers: dict[str, list[int]] = {}
@@ -265,7 +237,7 @@ def _insight_figures(d: _Drawing, c: _Context) -> str:
     return note
 
 
-def _candidate_figures(d: _Drawing, c: _Context, r: dict) -> None:
+def _candidate_figures(d: Drawing, c: _Context, r: dict) -> None:
     """ROC and score distributions of one candidate (none for a record written before curves were kept)."""
     if "curves" not in r:
         return
@@ -304,7 +276,7 @@ def _write(view: StudyView, tmp: Path, formats: tuple[str, ...], references: lis
         if ref.trial is not None:
             pages.setdefault(ref.trial, view.trial(ref.trial))
 
-    with _Drawing(min(os.cpu_count() or 1, 4)) as d:
+    with Drawing(min(os.cpu_count() or 1, 4), _draw) as d:
         if view.complete:
             _pareto_figures(d, c, references)
         for n, r in sorted(pages.items()):

@@ -20,6 +20,7 @@ from codesign.dqm import table as dqm_table
 from codesign.dqm.assess import assess
 from codesign.dqm.table import HistogramInfo, Table
 from codesign.errors import CodesignError, ConfigError, DataError
+from tests.browser import IMAGES, chromium
 
 PHI = "L1T//Run summary/L1TStage2EMTF/emtfTrackPhi"
 THETA = "CSC//Run summary/CSCOfflineMonitor/Segments/hSGlobalTheta"
@@ -365,24 +366,6 @@ def test_without_labels_it_warns_and_skips_the_roc(tmp_path, caplog):
 # ---------------------------------------------------------------- the page
 
 
-def _browser():
-    selenium = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not binary or not driver:
-        pytest.skip("Debian's chromium and chromium-driver are not installed (see the README's set-up)")
-    options = selenium.ChromeOptions()
-    options.binary_location = binary
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,1000"):
-        options.add_argument(arg)
-    return selenium.Chrome(service=Service(driver), options=options)
-
-
-IMAGES = "return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0])"
-
-
 def _moved(assessed, tmp_path):
     """The output directory copied to an unrelated place, the original gone: only relative links can work."""
     copy = tmp_path / "elsewhere" / "deeper" / "copy"
@@ -410,7 +393,7 @@ def test_page_links_only_inside_its_directory(assessed, tmp_path):
 
 def test_page_renders_in_headless_chromium_from_a_copy(assessed, tmp_path):
     copy = _moved(assessed, tmp_path)
-    browser = _browser()
+    browser = chromium()
     try:
         browser.get((copy / "index.html").as_uri())
         images = browser.execute_script(IMAGES)

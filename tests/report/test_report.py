@@ -12,6 +12,7 @@ import pytest
 from codesign import cli
 from codesign.report import build
 from codesign.search.results import Reference, load
+from tests.browser import IMAGES, chromium
 
 from ..search.tiny import N_TRIALS
 
@@ -70,30 +71,12 @@ def test_report_files(report, run_dir):
     assert not list(report.parent.glob(".*partial"))
 
 
-def _browser():
-    selenium = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not binary or not driver:
-        pytest.skip("Debian's chromium and chromium-driver are not installed (see the README's set-up)")
-    options = selenium.ChromeOptions()
-    options.binary_location = binary
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,1000"):
-        options.add_argument(arg)
-    return selenium.Chrome(service=Service(driver), options=options)
-
-
-IMAGES = "return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0])"
-
-
 def test_page_renders_in_headless_chromium(report, run_dir):
     front = load(run_dir).front()
     figures = json.loads((report / "report.json").read_text())["figures"]
     study_figures = {f["png"] for name, f in figures.items() if not name.startswith("trial ")}
     assert {"pareto_lut.png", "history.png", "slices.png"} <= study_figures and len(study_figures) >= 9
-    browser = _browser()
+    browser = chromium()
     try:
         browser.get((report / "index.html").as_uri())
         images = browser.execute_script(IMAGES)
