@@ -505,6 +505,111 @@ def cmd_dqm_assess(args) -> int:
     return 0
 
 
+def cmd_dqm_lumi_generate(args) -> int:
+    """A generated per-lumisection series (METSig-like, over fills, labelled anomalies) as parquet."""
+    from codesign.dqm import lumisections
+
+    path, series = lumisections.generate(args.out, n_ls=args.n_ls, seed=args.seed,
+                                         anomaly_fraction=args.anomaly_fraction, run=args.run, force=args.force)
+    kinds = ", ".join(f"{k} {int((series.kinds == k).sum())}" for k in ("empty", "noisy", "shifted", "burst"))
+    print(f"{len(series)} lumisections of run {args.run}, {int(series.labels.sum())} anomalous ({kinds}) -> {path}")
+    return 0
+
+
+def cmd_dqm_lumi_train(args) -> int:
+    """Seed 000's per-lumisection autoencoders: train (or reload) a tag, score every LS, flag, write scores."""
+    from codesign.dqm import lumisections
+
+    if not args.input_file or not args.output_dir or not args.tag:
+        raise ConfigError("codesign dqm lumisections train needs --input_file (a series), --output_dir and --tag")
+    units = _csv(args.units, int, "--units")
+    split = _csv(args.split, float, "--split")
+    settings = lumisections.settings_from({
+        "model": args.model, "tag": args.tag, "window": args.window, "stride": args.stride,
+        "units": tuple(units) if units else None, "dropout": args.dropout, "epochs": args.epochs,
+        "batch_size": args.batch_size, "learning_rate": args.learning_rate, "patience": args.patience,
+        "bits": args.bits, "split": tuple(split) if split else None, "train_on_bad": args.train_on_bad or None,
+        "seed": args.seed})
+    result = lumisections.run(settings, args.input_file, args.output_dir, percentile=args.percentile,
+                              false_alarm=args.false_alarm, histogram=args.histogram)
+    for line in result.lines:
+        print(line)
+    return 0
+
+
+def cmd_dqm_lumi_assess(args) -> int:
+    """ROC and per-kind AUC of every tag on the test LS, MAE and cleaned-vs-uncleaned plots, summary, page."""
+    from codesign.dqm import lumi_assess
+
+    if not args.input_file or not args.output_dir:
+        raise ConfigError("codesign dqm lumisections assess needs --input_file (scores.parquet from "
+                          "`codesign dqm lumisections train`) and --output_dir")
+    result = lumi_assess.assess(args.input_file, args.output_dir, series_file=args.series, tags=_csv(args.tags),
+                                n_bootstrap=args.n_bootstrap, seed=args.seed,
+                                formats=tuple(_csv(args.format, flag="--format") or ()))
+    for line in result.lines:
+        print(line)
+    return 0
+
+
+def _lumi_parser(dsub) -> None:
+    lumi = dsub.add_parser("lumisections", help="per-lumisection monitoring (seed 000): dense and LSTM "
+                           "autoencoders over a series of one histogram per LS: generate | train | assess")
+    lsub = lumi.add_subparsers(dest="lumi_command", metavar="STEP")
+    lumi.set_defaults(func=lambda a: (lumi.print_help(), 0)[1])
+
+    p = lsub.add_parser("generate", help="a synthetic METSig series per LS with labelled anomalies (parquet)")
+    p.add_argument("--out", required=True, help="parquet file to write")
+    _both(p, "n_ls", type=int, default=6000, help="number of lumisections (default 6000)")
+    p.add_argument("--seed", type=int, default=1)
+    _both(p, "anomaly_fraction", type=float, default=0.03, help="fraction of anomalous LS (default 0.03)")
+    p.add_argument("--run", type=int, default=1, help="run number of the series (default 1)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out")
+    p.add_argument("--debug", action="store_true", help="log every step (as -v)")
+    p.set_defaults(func=cmd_dqm_lumi_generate)
+
+    p = lsub.add_parser("train", help="train (or reload) a tag on the training LS; score and flag every LS")
+    _both(p, "input_file", help="series parquet (columns run, lumisection, <histogram> bins; label/kind optional)")
+    _both(p, "output_dir", help="where scores.parquet, flagged_<tag>.csv and models/<tag>/ go; tags chain there")
+    p.add_argument("--tag", help="names the model directory and the score_<tag>/flag_<tag> columns; an existing "
+                   "tag with the same settings is reloaded, with others refused")
+    p.add_argument("--model", help="dense | sparse_lstm | undercomplete_lstm (default sparse_lstm)")
+    p.add_argument("--histogram", help="the list column of bin contents (default: the file's only one)")
+    p.add_argument("--window", type=int, help="LS per window of the LSTM models (default 50)")
+    p.add_argument("--stride", type=int, help="LS between window starts (default 1)")
+    p.add_argument("--units", help="widths to the bottleneck: sparse 64, undercomplete 64,32, dense 32,16,8 "
+                   "(encoder 32-16, latent 8) by default")
+    p.add_argument("--dropout", type=float, help="sparse LSTM dropout (default 0.2)")
+    p.add_argument("--epochs", type=int, help="maximum epochs, early-stopped on the validation MAE (default 20)")
+    _both(p, "batch_size", type=int, help="default 32")
+    _both(p, "learning_rate", type=float, help="default 1e-3")
+    p.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 5)")
+    p.add_argument("--bits", type=int, help="QKeras weight bits (default: float)")
+    p.add_argument("--split", help="train,val,test fractions, contiguous in LS order (default 0.6,0.2,0.2)")
+    _both(p, "train_on_bad", action="store_true", help="also train on LS labelled anomalous (the seed's blind "
+          "training); by default they and the windows holding them are left out")
+    threshold = p.add_mutually_exclusive_group()
+    threshold.add_argument("--percentile", type=float, help="flag above this percentile of the test LS scores "
+                           "(seed 000's rule; default 99.7)")
+    _both(threshold, "false_alarm", type=float, help="flag above the threshold that this fraction of good "
+          "validation LS exceed (needs >= 10 of them above it)")
+    p.add_argument("--seed", type=int, help="training seed (default 0)")
+    p.add_argument("--debug", action="store_true", help="log every step (as -v)")
+    p.set_defaults(func=cmd_dqm_lumi_train)
+
+    p = lsub.add_parser("assess", help="ROC and per-kind AUC of every tag on the test LS, MAE and cleaned-vs-"
+                        "uncleaned plots, input vs reconstruction, summary.json/.md and index.html")
+    _both(p, "input_file", help="scores.parquet from `codesign dqm lumisections train`")
+    p.add_argument("--series", help="the series it scored (default: the path recorded in the scores file)")
+    _both(p, "output_dir", help="figures, summary.json, summary.md, index.html; an earlier assess there is replaced")
+    p.add_argument("--tags", help="comma-separated tags (default: every tag in the file)")
+    _both(p, "n_bootstrap", type=int, default=100, help="bootstrap resamplings of ROC and AUC (default 100)")
+    p.add_argument("--format", default="png", help="figure formats: png, pdf, svg (default png)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--debug", action="store_true", help="log every step (as -v)")
+    p.set_defaults(func=cmd_dqm_lumi_assess)
+
+
 def _both(p, name: str, **kwargs):
     """An option under AutoDQM_ML's spelling (--input_file) and the usual one (--input-file)."""
     dashed = name.replace("_", "-")
@@ -514,7 +619,7 @@ def _both(p, name: str, **kwargs):
 
 def _dqm_parser(sub) -> None:
     dqm = sub.add_parser("dqm", help="Data Quality Monitoring on per-run histograms (AutoDQM_ML's workflow): "
-                         "generate | fetch | train | assess")
+                         "generate | fetch | train | assess; per lumisection: lumisections")
     dsub = dqm.add_subparsers(dest="dqm_command", metavar="STEP")
     dqm.set_defaults(func=lambda a: (dqm.print_help(), 0)[1])
 
@@ -581,6 +686,8 @@ def _dqm_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="bootstrap and random-run seed")
     p.add_argument("--debug", action="store_true", help="log every step (as -v)")
     p.set_defaults(func=cmd_dqm_assess)
+
+    _lumi_parser(dsub)
 
 
 def build_parser() -> argparse.ArgumentParser:

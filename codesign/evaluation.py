@@ -30,6 +30,7 @@ class BitExactCheck:
 
 def edge_vectors(x_reference: np.ndarray) -> np.ndarray:
     """Inputs at and beyond the edges: zeros, +-peak, +-10 x peak, +-1e6, tiny values, alternating signs."""
+    x_reference = np.asarray(x_reference).reshape(len(x_reference), -1)  # sequences: flat
     peak = np.max(np.abs(x_reference), axis=0)
     n = x_reference.shape[1]
     alternating = np.where(np.arange(n) % 2, 1.0, -1.0)
@@ -43,6 +44,7 @@ def edge_vectors(x_reference: np.ndarray) -> np.ndarray:
 def check_bit_exact(firmware, x: np.ndarray, n_events: int, seed: int = 0) -> BitExactCheck:
     """Compare C-simulation and emulator on every output bit for `n_events` events (plus the edge vectors)."""
     rng = np.random.default_rng(seed)
+    x = np.asarray(x).reshape(len(x), -1)  # sequences: flat, as the firmware reads them
     sample = x[rng.choice(len(x), size=min(n_events, len(x)), replace=False)]
     edges = edge_vectors(x)
     vectors = np.concatenate([edges, sample])

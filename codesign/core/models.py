@@ -135,15 +135,18 @@ def build_lstm_ae(spec: LSTMAE, input_shape):
         x = _lstm(outer, "enc_lstm1", spec, return_sequences=True)(x)
         x = _lstm(inner, "enc_lstm2", spec, return_sequences=False)(x)
         latent = inner
-    # RepeatVector(steps), written as Reshape + UpSampling1D so that hls4ml can convert it.
+    # RepeatVector(steps), written as Reshape + UpSampling1D so that hls4ml can convert it; the oldest
+    # step alone needs one decoder step (which is step 0 of the full decoder: h starts at zero either way).
+    whole = spec.reconstruct == "window"
     x = layers.Reshape((1, latent), name="repeat_reshape")(x)
-    x = layers.UpSampling1D(steps, name="repeat")(x)
+    if whole:
+        x = layers.UpSampling1D(steps, name="repeat")(x)
     if spec.variant == "sparse":
-        x = _lstm(outer, "dec_lstm1", spec, return_sequences=True)(x)
+        x = _lstm(outer, "dec_lstm1", spec, return_sequences=whole)(x)
         x = layers.Dropout(spec.dropout, name="dec_dropout")(x)
     else:
         x = _lstm(latent, "dec_lstm1", spec, return_sequences=True)(x)
-        x = _lstm(outer, "dec_lstm2", spec, return_sequences=True)(x)
+        x = _lstm(outer, "dec_lstm2", spec, return_sequences=whole)(x)
     if spec.quantization is None:
         dense = layers.Dense(features, name="output")
     else:
@@ -152,8 +155,15 @@ def build_lstm_ae(spec: LSTMAE, input_shape):
         q = spec.quantization.for_layer("output")
         dense = QDense(features, kernel_quantizer=_quantized_bits(q.weight), bias_quantizer=_quantized_bits(q.bias),
                        name="output")
-    out = layers.TimeDistributed(dense, name="output_td")(x)
+    out = layers.TimeDistributed(dense, name="output_td")(x) if whole else dense(x)
     return tf.keras.Model(inp, out, name=f"lstm_ae_{spec.variant}")
+
+
+def training_target(spec: ModelSpec, x):
+    """What the model learns to output for inputs x: x itself, or the oldest step of each window."""
+    if isinstance(spec, LSTMAE) and spec.reconstruct == "oldest":
+        return x[:, 0]
+    return x
 
 
 BUILDERS = {DenseAE: build_dense_ae, VAE: build_vae, LSTMAE: build_lstm_ae}

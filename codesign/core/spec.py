@@ -121,10 +121,15 @@ class LSTMAE(_Common):
     `sparse`: LSTM(units[0]) -> Dropout -> repeat -> LSTM(units[0]) -> Dropout -> TimeDistributed Dense.
     `undercomplete`: LSTM(units[0]) -> LSTM(units[1]) -> repeat -> LSTM(units[1]) -> LSTM(units[0]) -> TD Dense.
     The repeat is Reshape + UpSampling1D, the same maths as RepeatVector in a form hls4ml converts.
+    `reconstruct: oldest` runs the decoder for one step and ends it with a plain Dense: it
+    reconstructs only the window's oldest step, the one a lumisection monitor scores (see
+    `core.scoring`), and saves the time-distributed output layer that hls4ml unrolls over the
+    window (the seed's form is `window`).
     """
 
     kind: Literal["lstm_ae"] = "lstm_ae"
     variant: Literal["sparse", "undercomplete"] = "sparse"
+    reconstruct: Literal["window", "oldest"] = "window"
     units: tuple[int, ...] = (64, 32)
     dropout: float = Field(0.2, ge=0.0, lt=1.0)
     activation: Activation = "tanh"

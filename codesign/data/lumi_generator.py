@@ -5,8 +5,11 @@ series of one histogram per lumisection (LS, 23.3 s of beam). Real per-LS DQM is
 here, so this writes what it looks like: a METSig-like distribution (a falling spectrum whose
 slope softens with pile-up), instantaneous luminosity decaying within fills and jumping at fill
 boundaries (so the entries per LS follow it), a slow drift, and labelled anomalies of the kinds
-per-LS monitoring exists for: empty LS (a lost DAQ partition), noisy LS (an extra flat
-component), a shifted distribution over a stretch of LS, and short bursts in the tail.
+per-LS monitoring exists for: empty or nearly empty LS (lost DAQ partitions), noisy LS (an extra
+flat component), a shifted distribution over a stretch of LS, and short bursts in the tail. Each
+incident draws its severity, from obvious to subtle: a nearly empty LS keeps 2-60 % of its
+entries, so on its own it can look like a low-luminosity LS late in a fill — its neighbours
+tell it apart.
 """
 
 from __future__ import annotations
@@ -67,36 +70,43 @@ def generate(n_ls: int = 6000, seed: int = 1, anomaly_fraction: float = 0.03, ra
     if n_ls < 1:
         raise DataError(f"n_ls must be positive, got {n_ls}")
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1033]))
-    # Fills of 300-900 LS: luminosity starts at 1.4-2.0 and decays with a ~10 h lifetime.
+    # Fills of 300-2000 LS (2-13 h): luminosity starts at 1.4-2.0 and decays with a 6-12 h lifetime, so
+    # late-fill LS have a fifth of the entries of early ones.
     lumi = np.empty(n_ls)
     i = 0
     while i < n_ls:
-        length = int(rng.integers(300, 900))
+        length = int(rng.integers(300, 2000))
         t = np.arange(min(length, n_ls - i)) * LS_SECONDS / 3600.0
-        lumi[i:i + len(t)] = rng.uniform(1.4, 2.0) * np.exp(-t / rng.uniform(8.0, 14.0))
+        lumi[i:i + len(t)] = rng.uniform(1.4, 2.0) * np.exp(-t / rng.uniform(6.0, 12.0))
         i += len(t)
     drift = 0.05 * np.sin(np.linspace(0.0, 3.0, n_ls) + rng.uniform(0, 6.28))  # slow calibration drift
     slope = 1.2 * (1.0 + 0.15 * (lumi - 1.0)) * (1.0 + drift)  # pile-up softens the spectrum
     entries = rng.poisson(rate_hz * LS_SECONDS * lumi)
     kinds = np.full(n_ls, "", dtype=object)
+    severity = np.zeros(n_ls)
     n_incidents = max(1, int(round(anomaly_fraction * n_ls / 4)))  # incidents last 1-8 LS
     for _ in range(n_incidents):
         kind = KINDS[int(rng.integers(len(KINDS)))]
         start = int(rng.integers(0, n_ls))
         length = 1 if kind == "empty" and rng.uniform() < 0.6 else int(rng.integers(2, 9))
         kinds[start:start + length] = kind
+        # empty: fraction of entries kept (0 for 40 % of incidents); noisy: flat fraction; shifted: slope
+        # factor; burst: fraction in the tail
+        severity[start:start + length] = {
+            "empty": 0.0 if rng.uniform() < 0.4 else rng.uniform(0.02, 0.6), "noisy": rng.uniform(0.05, 0.3),
+            "shifted": rng.uniform(1.08, 1.35), "burst": rng.uniform(0.02, 0.1)}[kind]
     counts = np.empty((n_ls, len(EDGES) - 1))
     for k in range(n_ls):
-        p = _spectrum(slope[k] * (1.35 if kinds[k] == "shifted" else 1.0))
+        p = _spectrum(slope[k] * (severity[k] if kinds[k] == "shifted" else 1.0))
         n = entries[k]
         if kinds[k] == "empty":
-            n = 0
+            n = int(rng.binomial(n, severity[k]))
         elif kinds[k] == "noisy":
-            p = 0.7 * p + 0.3 / len(p)
+            p = (1 - severity[k]) * p + severity[k] / len(p)
         elif kinds[k] == "burst":
             tail = np.zeros(len(p))
             tail[-15:] = 1.0 / 15
-            p = 0.9 * p + 0.1 * tail
+            p = (1 - severity[k]) * p + severity[k] * tail
         counts[k] = rng.multinomial(n, p)
     labels = (kinds != "").astype(np.int8)
     return Series(counts, labels, kinds.astype(str), lumi, EDGES.copy())

@@ -58,7 +58,7 @@ def assess(table_path, output_dir, histograms=None, tags=None, runs=None, n_runs
     histograms, tags, runs = (_as_list(v) for v in (histograms, tags, runs))
     formats = _check_settings(formats, make_webpage, tprs, flag_counts, n_runs, n_top, n_bootstrap)
     tprs, flag_counts = tuple(float(t) for t in tprs), tuple(sorted({int(n) for n in flag_counts}))
-    _check_out(out, table_path)
+    check_out(out, table_path)
     table = read(table_path)
     tags = _select_tags(table, tags)
     hists = _select_histograms(table, histograms, tags)
@@ -142,20 +142,22 @@ def _check_settings(formats, make_webpage, tprs, flag_counts, n_runs, n_top, n_b
     return formats
 
 
-def _check_out(out: Path, table_path: Path) -> None:
+def check_out(out: Path, input_path: Path, kind: str = KIND) -> None:
+    """Refuse an output directory that is a file, holds something other than an earlier `kind` output,
+    or contains the input (replacing the directory would delete it)."""
     if out.exists() and not out.is_dir():
         raise CodesignError(f"output directory {out}: exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not is_assess_output(out):
-        raise CodesignError(f"output directory {out}: exists and is not an earlier 'codesign dqm assess' output "
-                            f"(no {MARKER} of kind {KIND!r}); choose another directory, nothing was written")
-    if out.resolve() in table_path.resolve().parents:
-        raise ConfigError(f"output directory {out}: holds the input table {table_path}, which replacing it would "
+    if out.is_dir() and any(out.iterdir()) and not is_assess_output(out, kind):
+        raise CodesignError(f"output directory {out}: exists and is not an earlier '{kind}' output "
+                            f"(no {MARKER} of kind {kind!r}); choose another directory, nothing was written")
+    if out.resolve() in input_path.resolve().parents:
+        raise ConfigError(f"output directory {out}: holds the input {input_path}, which replacing it would "
                           "delete; choose another directory")
 
 
-def is_assess_output(out: Path) -> bool:
+def is_assess_output(out: Path, kind: str = KIND) -> bool:
     try:
-        return json.loads((Path(out) / MARKER).read_text()).get("kind") == KIND
+        return json.loads((Path(out) / MARKER).read_text()).get("kind") == kind
     except (OSError, ValueError, AttributeError):
         return False
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -155,7 +156,9 @@ def _top_signature(header: Path) -> tuple[str, list[tuple[str, str, int]]]:
     m = re.search(r"void\s+(\w+)\s*\(([^)]*)\)", text)
     if m is None:
         raise CodesignError(f"{header}: no top-level function prototype")
-    ports = [(t, n, int(s)) for t, n, s in re.findall(r"(\w+)\s+(\w+)\[(\d+)\]", m.group(2))]
+    # sizes are numbers or products of them (a sequence input is declared inputs[12*50])
+    ports = [(t, n, math.prod(int(d) for d in s.split("*")))
+             for t, n, s in re.findall(r"(\w+)\s+(\w+)\[([\d\s*]+)\]", m.group(2))]
     return m.group(1), ports
 
 
@@ -182,7 +185,7 @@ def _write(view: StudyView, record: dict, fw_dir: Path, out: Path, n_background:
 
     # test vectors: background, each signal, edge inputs; integers exactly as the firmware's ports see them
     try:
-        data = objective.read_data(view.run_dir)
+        data = objective.candidate_data(_candidate(view, record), view.run_dir)
     except (OSError, KeyError, ValueError) as exc:
         raise StudyError(f"{view.run_dir / objective.DATA_DIR}: the study's data is needed for test vectors and "
                          f"thresholds ({exc})") from None
@@ -227,7 +230,11 @@ def _write(view: StudyView, record: dict, fw_dir: Path, out: Path, n_background:
             from codesign.firmware import qonnx_io
 
             shutil.copyfile(graph_file, model_dir / "firmware_graph.h5")
-            qonnx_io.export(persistence.load_keras(graph_file), model_dir / "firmware_graph.qonnx.onnx")
+            graph = persistence.load_keras(graph_file)
+            if any(type(layer).__name__ in ("LSTM", "QLSTM") for layer in graph.layers):
+                model_note += "; no QONNX file: qonnx 0.4 converts no recurrent layers"
+            else:
+                qonnx_io.export(graph, model_dir / "firmware_graph.qonnx.onnx")
     graph_file = model_dir / "firmware_graph.h5" if graph_file is not None else None
     constants = {}
     for op in fw.program.ops:
@@ -299,22 +306,29 @@ def _graph_file(view: StudyView, record: dict, fw, work: Path) -> tuple[Path | N
     path = fw.directory / fw_mod.GRAPH_FILE
     if path.is_file():
         return path, "the graph the firmware was built from"
-    from codesign import config as cfg
-    from codesign import tasks
     from codesign.hardware import targets
-    from codesign.search import candidate as cand
     from codesign.search import objective
 
     s = view.settings
-    task = tasks.get(s.task)
-    c = cand.make(record["params"], cfg.parse(task.Config, s.base_config, "search base config"), task.Config)
+    c = _candidate(view, record)
     objective._tf_threads(int(s.tf_threads))
-    data = objective.read_data(view.run_dir)
+    data = objective.candidate_data(c, view.run_dir)
     rebuilt = objective.build(c, objective.train(c, data), data, targets.load(s.target), work)
     if rebuilt.key != fw.key:
         return None, (f"not included: the firmware predates kept graphs and retraining gave firmware {rebuilt.key}, "
                       f"not {fw.key}")
     return rebuilt.directory / fw_mod.GRAPH_FILE, "retrained from the recorded parameters and seed; same firmware key"
+
+
+def _candidate(view: StudyView, record: dict):
+    """The trial's candidate, remade from its recorded parameters and the study's base config."""
+    from codesign import config as cfg
+    from codesign import tasks
+    from codesign.search import candidate as cand
+
+    task = tasks.get(view.settings.task)
+    return cand.make(record["params"], cfg.parse(task.Config, view.settings.base_config, "search base config"),
+                     task.Config)
 
 
 def _write_rows(path: Path, rows: np.ndarray) -> None:

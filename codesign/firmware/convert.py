@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from codesign.core.preprocessing import Preprocessor
-from codesign.core.spec import VAE
+from codesign.core.spec import LSTMAE, VAE
 from codesign.errors import FirmwareError
 from codesign.firmware import fixed
 from codesign.firmware.fixed import FixedType
@@ -33,6 +33,11 @@ PASS_THROUGH = {"Dropout", "InputLayer"}
 # score path keep them ordered (saturation only beyond 16 x the squared-headroom range).
 SCORE_EXTRA_RANGE = 16.0
 SUPPORTED = {"Dense", "QDense", "BatchNormalization", "Activation", "ReLU", "LeakyReLU", "QActivation", *PASS_THROUGH}
+SEQUENCE = {"LSTM", "QLSTM", "Reshape", "UpSampling1D", "TimeDistributed", "Dense", "QDense", *PASS_THROUGH}
+# LSTM state (h and the cell state share the layer's result type in hls4ml): |h| < 1, and the cell
+# state is only ever looked up in a tanh table that saturates at |s| = 4, so 4 integer bits (±8) are the
+# least; more where the gate sums need them.
+STATE_INTEGER_BITS = 4
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,8 @@ def _activation_name(layer) -> str:
 def deployed_layers(model, spec=None) -> list:
     """The chain of layers that runs in firmware, or FirmwareError listing everything that cannot."""
     layers = [l for l in model.layers if _class(l) != "InputLayer"]
+    if isinstance(spec, LSTMAE):
+        return _sequence_chain(layers)
     if isinstance(spec, VAE):
         if spec.score == "kl":
             raise FirmwareError("a VAE scored by its KL term needs exp() of the log-variance, which hls4ml cannot "
@@ -127,6 +134,29 @@ def deployed_layers(model, spec=None) -> list:
     return chain
 
 
+def _sequence_chain(layers) -> list:
+    """An LSTM autoencoder's layers (LSTM/QLSTM, the Reshape + UpSampling1D repeat, TimeDistributed Dense)."""
+    problems = []
+    for layer in layers:
+        cls = _class(layer)
+        if cls not in SEQUENCE:
+            problems.append(f"{layer.name} ({cls})")
+        elif cls in ("LSTM", "QLSTM"):
+            act, rec = (getattr(getattr(layer, n, None), "__name__", str(getattr(layer, n, "")))
+                        for n in ("activation", "recurrent_activation"))
+            if rec != "sigmoid" or act not in ("tanh", "relu"):
+                problems.append(f"{layer.name} ({cls} with {act}/{rec}: the emulator follows hls4ml's "
+                                "sigmoid and tanh/relu only)")
+        elif cls in ("Dense", "QDense") and getattr(layer.activation, "__name__", "linear") != "linear":
+            problems.append(f"{layer.name} ({cls} with a built-in {layer.activation.__name__} activation)")
+        elif cls == "TimeDistributed" and (_class(layer.layer) not in ("Dense", "QDense") or
+                                           getattr(layer.layer.activation, "__name__", "linear") != "linear"):
+            problems.append(f"{layer.name} (TimeDistributed {_class(layer.layer)}: only a linear Dense)")
+    if problems:
+        raise FirmwareError("cannot build firmware from these layers: " + ", ".join(problems))
+    return [l for l in layers if _class(l) not in PASS_THROUGH]
+
+
 def _inbound_layers(layer) -> list:
     inbound = layer._inbound_nodes[0].inbound_layers
     return inbound if isinstance(inbound, list) else [inbound]
@@ -138,6 +168,8 @@ def firmware_graph(model, spec, preprocessor: Preprocessor | None, units: InputU
 
     layers = tf.keras.layers
     chain = deployed_layers(model, spec)
+    if isinstance(spec, LSTMAE):
+        return _sequence_graph(model, chain, units, score_head)
     n_in = int(model.input_shape[-1])
     if score_head and not isinstance(spec, VAE) and int(chain[-1].output_shape[-1]) != n_in:
         raise FirmwareError(f"the reconstruction score needs an output of the input's size: {chain[-1].name} "
@@ -171,12 +203,42 @@ def firmware_graph(model, spec, preprocessor: Preprocessor | None, units: InputU
     return tf.keras.Model(inp, outputs, name="firmware")
 
 
+def _sequence_graph(model, chain, units: InputUnits, score_head: bool):
+    """Input (steps, features) -> unscale (exact, per feature) -> the LSTM autoencoder; no score head.
+
+    The reconstruction is the firmware's output; the score (the error of the lumisection the
+    window scores) is computed from it (`Firmware.score`), like the Keras model's.
+    """
+    import tensorflow as tf
+    from qkeras.utils import _add_supported_quantized_objects
+
+    if score_head:
+        raise FirmwareError("an LSTM autoencoder's firmware returns its reconstruction (scored per lumisection "
+                            "downstream): build it with score_head: false")
+    steps, n_in = (int(d) for d in model.input_shape[1:])
+    inp = tf.keras.Input((steps, n_in), name="inputs")
+    unscale = tf.keras.layers.BatchNormalization(epsilon=0.0, name="unscale")
+    x = unscale(inp)
+    exponents = units.exponents[:n_in]  # flattened time-major: the first step's features
+    unscale.set_weights([np.ldexp(np.ones(n_in), exponents).astype("float32"), np.zeros(n_in, "float32"),
+                         np.zeros(n_in, "float32"), np.ones(n_in, "float32")])
+    custom = {}
+    _add_supported_quantized_objects(custom)
+    with tf.keras.utils.custom_object_scope(custom):
+        for layer in chain:
+            clone = layer.__class__.from_config(layer.get_config())
+            x = clone(x)
+            clone.set_weights(layer.get_weights())
+    return tf.keras.Model(inp, x, name="firmware")
+
+
 def profile(graph, x_units: np.ndarray) -> dict[str, float]:
     """Largest |value| of every layer's output on the calibration events (float Keras)."""
     import tensorflow as tf
 
     names = [l.name for l in graph.layers if _class(l) != "InputLayer"]
     probe = tf.keras.Model(graph.input, [graph.get_layer(n).output for n in names])
+    x_units = x_units.reshape((-1,) + tuple(graph.input_shape[1:]))  # sequences arrive flattened
     outs = probe.predict(x_units.astype(np.float32), batch_size=16384, verbose=0)
     outs = outs if isinstance(outs, list) else [outs]
     peaks = {n: float(np.max(np.abs(o))) for n, o in zip(names, outs)}
@@ -270,6 +332,8 @@ def hls_config(graph, peaks: dict[str, float], units: InputUnits, options: Firmw
             # hls4ml appends a linear activation to every dense layer: with the dense layer's own result
             # type it is removed (merged when 'auto', eliminated as a no-op cast otherwise).
             precision(f"{name}_linear")["result"] = p["result"]
+    if any(_class(l) in ("LSTM", "QLSTM") for l in graph.layers):
+        _sequence_precisions(graph, peaks, units, o, precision)
     for name, layer_options in o.layers.items():
         if name not in layers:
             raise FirmwareError(f"firmware options name layer {name!r}, which the model does not have "
@@ -283,6 +347,71 @@ def hls_config(graph, peaks: dict[str, float], units: InputUnits, options: Firmw
             if f"{name}_linear" in layers:
                 precision(f"{name}_linear")["result"] = layer_options.result
     return cfg
+
+
+def _weight_type(values: np.ndarray, quantizer, float_bits: int) -> FixedType:
+    """A QKeras quantizer's grid, or `float_bits` sized to the largest weight.
+
+    Saturating and rounding half to even like quantized_bits: hls4ml 1.3 does not apply a
+    QLSTM's bias quantizer, so the unit forget bias of 1.0 reaches the type and must clip
+    to 1 - 2^-f as in QKeras rather than wrap to -1.
+    """
+    if quantizer is not None and type(quantizer).__name__ == "quantized_bits":
+        return FixedType(int(quantizer.bits), int(quantizer.integer) + 1, True, "RND_CONV", "SAT")
+    return FixedType.parse(_fixed(float_bits, float(np.max(np.abs(values))) if values.size else 0.0, 1.0,
+                                  rounding="RND", overflow="SAT"))
+
+
+def _sequence_precisions(graph, peaks: dict[str, float], units: InputUnits, o: FirmwareOptions, precision) -> None:
+    """Every precision of an LSTM autoencoder's firmware: one saturating `state` type for all but the inputs.
+
+    hls4ml 1.3's C++ only type-checks an LSTM whose accumulator is its result type (the
+    non-static lstm() writes gate sums into res_T arrays), and passes the repeat and the
+    time-distributed arrays on without conversion, so the unscaled inputs, the LSTMs'
+    accum/result (h and the cell state), the repeat and the output dense's result are one type:
+    `float_bits` less 4 bits in fraction, and integer bits for the largest gate sum any input can produce
+    (|h| <= 1 for tanh cells) and for the calibration reconstruction times headroom.
+    """
+    x_type = units.formats()[0]
+    x_max = max(-x_type.min_value, x_type.max_value)
+    integer = max(STATE_INTEGER_BITS, fixed.bits_for(max(peaks.get("output_td", 0.0), peaks.get("output", 0.0),
+                                                         1.0) * o.headroom))
+    weights = {}
+    for layer in graph.layers:
+        cls = _class(layer)
+        if cls in ("LSTM", "QLSTM"):
+            kernel, recurrent, bias = (np.asarray(w, dtype=np.float64) for w in layer.get_weights())
+            q = (lambda n: getattr(layer.cell, n, None)) if cls == "QLSTM" else (lambda n: None)
+            weights[layer.name] = tuple(_weight_type(v, q(n), o.float_bits) for v, n in (
+                (kernel, "kernel_quantizer_internal"), (recurrent, "recurrent_quantizer_internal"),
+                (bias, "bias_quantizer_internal")))
+            h_max = 1.0 if getattr(layer.cell.activation, "__name__", "") == "tanh" else 2.0 ** (integer - 1)
+            bound = np.max(np.abs(kernel).sum(axis=0) * x_max + np.abs(recurrent).sum(axis=0) * h_max
+                           + np.abs(bias))
+            integer = max(integer, fixed.bits_for(2.0 * bound))
+            x_max = h_max
+    state = FixedType(o.float_bits - STATE_INTEGER_BITS + integer, integer, True, "TRN", "SAT")
+    precision("unscale")["result"] = str(state)  # the first LSTM's input type must be its state type too
+    for layer in graph.layers:
+        cls = _class(layer)
+        if cls in ("LSTM", "QLSTM"):
+            wt, rt, bt = weights[layer.name]
+            precision(layer.name).update(weight=str(wt), recurrent_weight=str(rt), bias=str(bt),
+                                         recurrent_bias="fixed<2,1>", accum=str(state), result=str(state))
+        elif cls in ("Reshape", "UpSampling1D"):
+            precision(layer.name)["result"] = str(state)
+        elif cls in ("TimeDistributed", "Dense", "QDense"):
+            inner = layer.layer if cls == "TimeDistributed" else layer
+            w, b = (np.asarray(v, dtype=np.float64) for v in inner.get_weights())
+            quantized = _class(inner) == "QDense"
+            wt, bt = (_weight_type(v, getattr(inner, n, None) if quantized else None, o.float_bits)
+                      for v, n in ((w, "kernel_quantizer_internal"), (b, "bias_quantizer_internal")))
+            precision(inner.name).update(weight=str(wt), bias=str(bt), accum="auto", result=str(state))
+            if cls == "TimeDistributed":
+                precision(layer.name)["result"] = str(state)
+                precision(f"{layer.name}_end")["result"] = str(state)
+            else:  # hls4ml's appended linear activation keeps the same type (and is removed)
+                precision(f"{layer.name}_linear")["result"] = str(state)
 
 
 def convert(graph, cfg: dict, options: FirmwareOptions, part: str, clock_period_ns: float, output_dir: str,

@@ -39,6 +39,30 @@ def build(project_dir: Path, project_name: str, stamp: str) -> Path:
     return lib
 
 
+_SMOKE = """
+import ctypes, sys
+import numpy as np
+lib = ctypes.cdll.LoadLibrary(sys.argv[1])
+fn = getattr(lib, sys.argv[2] + "_double")
+fn.restype = None
+args = [np.zeros(int(n)) for n in sys.argv[3:]]
+fn(*[a.ctypes.data_as(ctypes.POINTER(ctypes.c_double)) for a in args])
+"""
+
+
+def smoke_test(lib_path: Path, project_name: str, n_inputs: int, output_sizes: list[int]) -> None:
+    """Call the library once in a child process: hls4ml's C++ asserts (e.g. on a reuse factor its
+    resource-strategy kernels cannot take) abort the process that runs it, which must not be ours."""
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _SMOKE, str(lib_path), project_name, str(n_inputs),
+                           *map(str, output_sizes)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        detail = lines[-1] if lines else f"exit status {proc.returncode}"
+        raise ToolError(f"the C-simulation of {lib_path.parents[1]} aborts on its first call: {detail[:400]}")
+
+
 class CSim:
     """A compiled firmware library: float64 in, float64 out, one event per call (hls4ml's bridge)."""
 

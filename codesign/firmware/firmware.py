@@ -62,7 +62,8 @@ class Firmware:
         return self.program.output_types
 
     def to_units(self, x: np.ndarray) -> np.ndarray:
-        return self.units.to_units(x)
+        x = np.asarray(x)
+        return self.units.to_units(x.reshape(len(x), -1))  # sequences (events, steps, features) go flat
 
     def emulate(self, x: np.ndarray) -> list[np.ndarray]:
         """Integer outputs computed by the numpy emulator."""
@@ -77,8 +78,20 @@ class Firmware:
         return [_exact_ints(o, t) for o, t in zip(outs, self.output_types)]
 
     def score(self, x: np.ndarray) -> np.ndarray:
-        """The anomaly score the trigger receives, as a float (emulator; identical to C-sim)."""
+        """The anomaly score the trigger receives, as a float (emulator; identical to C-sim).
+
+        A sequence model's firmware returns its reconstruction (steps, features); its score is
+        computed from that, exactly as `core.scoring` does for the Keras model: the mean
+        absolute error of the oldest step.
+        """
+        sequence = self.info.get("input_shape", [])
         if not self.info.get("score_head", False):
+            if len(sequence) == 2:
+                from codesign.core.scoring import oldest_step_error
+
+                (out,) = self.emulate(x)
+                x = np.asarray(x, dtype=np.float64)
+                return oldest_step_error(x.reshape(len(x), *sequence), fixed.to_float(out, self.output_types[0].frac))
             raise ValueError("this firmware was built without the score head")
         (out,) = self.emulate(x)
         return fixed.to_float(out[:, 0], self.output_types[0].frac)
@@ -122,6 +135,7 @@ def build(model, spec=None, preprocessor: Preprocessor | None = None, x_calib: n
     options = options or FirmwareOptions()
     if x_calib is None:
         raise ValueError("x_calib (calibration inputs) is required to size the firmware precisions")
+    x_calib = np.asarray(x_calib).reshape(len(x_calib), -1)  # sequences: flat, time-major
     units = units or InputUnits.derive(x_calib, options.input_bits, options.headroom, input_groups)
     graph = convert.firmware_graph(model, spec, preprocessor, units, options.score_head)
     peaks = convert.profile(graph, units.to_units(x_calib[:100_000]))
@@ -135,7 +149,8 @@ def build(model, spec=None, preprocessor: Preprocessor | None = None, x_calib: n
         return hls_model
 
     return _compile_cached(key, make, units, options, part, clock_period_ns, cache_dir,
-                           {"hls_config": cfg, "peaks": peaks, "source": "keras"})
+                           {"hls_config": cfg, "peaks": peaks, "source": "keras",
+                            "input_shape": [int(d) for d in graph.input_shape[1:]]})
 
 
 def _compile_cached(key: str, make_hls_model, units: InputUnits, options: FirmwareOptions, part: str,
@@ -157,6 +172,8 @@ def _compile_cached(key: str, make_hls_model, units: InputUnits, options: Firmwa
             prog = program.from_hls4ml(hls_model)
             hls_model.write()
             lib = csim.build(target / "project", PROJECT_NAME, hls_model.config.get_config_value("Stamp"))
+            csim.smoke_test(lib, PROJECT_NAME, len(units.exponents),
+                            [int(np.prod(v.shape)) for v in hls_model.get_output_variables()])
             info = {
                 "key": key, "library": str(lib.relative_to(target)), "score_head": options.score_head,
                 "output_shapes": [list(v.shape) for v in hls_model.get_output_variables()],

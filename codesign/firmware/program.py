@@ -95,8 +95,10 @@ class DenseOp(Op):
         products_exact = fa >= prod_frac and xb + wb - prod_frac <= acc_int
         bias_exact = fa >= fb and bb - fb <= acc_int
         if not (products_exact and bias_exact and self.accum.overflow == "WRAP"):
-            return Tensor(fixed.cast(self._sequential(x), fa, self.out, bits_in=fixed.signed_bits(self.accum)),
-                          self.out)
+            truncating = self.accum.rounding == "TRN" and fa <= prod_frac and not fixed.needs_object(
+                xb + wb + _sum_bits(0, 0, self.weight.shape[0]))
+            acc = self._truncated(x) if truncating else self._sequential(x)
+            return Tensor(fixed.cast(acc, fa, self.out, bits_in=fixed.signed_bits(self.accum)), self.out)
         frac = max(prod_frac, fb)
         sum_bits = self._sum_bound_bits(x.type, frac)
         acc = _matmul_exact(x.values, self.weight, xb, wb)
@@ -124,6 +126,29 @@ class DenseOp(Op):
                         for c, b in zip(column, self.bias))
             cache[key] = bound.bit_length() + 1
         return cache[key]
+
+    def _truncated(self, x: Tensor) -> np.ndarray:
+        """A truncating accumulator (each product floored to accum_t): all products at once.
+
+        Rows whose products could reach the accumulator's range in some partial sum (so that
+        the order of saturation matters) are recomputed in the template's order.
+        """
+        shift = x.frac + self.weight_type.frac - self.accum.frac
+        bias = fixed.cast(self.bias, self.bias_type.frac, self.accum, bits_in=fixed.signed_bits(self.bias_type))
+        n_in, n_out = self.weight.shape
+        w = self.weight.astype(np.int64)[None, :, :]
+        out = np.empty((len(x.values), n_out), np.int64)
+        step = max(1, (1 << 22) // max(1, n_in * n_out))
+        for s in range(0, len(x.values), step):
+            xc = x.values[s:s + step].astype(np.int64)
+            prods = (xc[:, :, None] * w) >> shift  # arithmetic shift: floor, as ap_fixed truncation
+            acc = prods.sum(axis=1) + bias[None, :]
+            reach = np.abs(prods).sum(axis=1) + np.abs(bias)[None, :]
+            unsafe = (reach > self.accum.int_max).any(axis=1)
+            if unsafe.any():
+                acc[unsafe] = self._sequential(Tensor(x.values[s:s + step][unsafe], x.type))
+            out[s:s + step] = acc
+        return out
 
     def _sequential(self, x: Tensor) -> np.ndarray:
         """acc = bias; acc += (accum_t)(x_i * w_i) in the latency template's order, for lossy accumulators."""
@@ -248,6 +273,133 @@ class MergeOp(Op):
 
 
 @dataclass
+class IdentityOp(Op):
+    """Reshape and time-distributed begin/end: the C++ aliases or copies the array into the same type."""
+
+    def run(self, env):
+        x = env[self.inputs[0]]
+        return Tensor(fixed.cast(x.values, x.frac, self.out, bits_in=fixed.signed_bits(x.type)), self.out)
+
+
+@dataclass
+class ResizeOp(Op):
+    """hls4ml's resize_nearest (1D): out[j] = in[(j * ((width << 16) // new_width + 1)) >> 16]."""
+
+    width: int = 1
+    new_width: int = 1
+    channels: int = 1
+
+    def run(self, env):
+        x = env[self.inputs[0]]
+        ratio = (self.width << 16) // self.new_width + 1
+        src = (np.arange(self.new_width) * ratio) >> 16
+        index = (src[:, None] * self.channels + np.arange(self.channels)[None, :]).ravel()
+        return Tensor(fixed.cast(x.values[:, index], x.frac, self.out, bits_in=fixed.signed_bits(x.type)), self.out)
+
+    def to_dict(self):
+        return {**super().to_dict(), "width": self.width, "new_width": self.new_width, "channels": self.channels}
+
+
+@dataclass
+class TimeDistributedOp(Op):
+    """A dense layer applied to every time step (hls4ml's read_time_step / dense / write_time_step loop)."""
+
+    dense: DenseOp = None
+    steps: int = 1
+
+    def run(self, env):
+        x = env[self.inputs[0]]
+        n = len(x.values)
+        flat = Tensor(x.values.reshape(n * self.steps, -1), x.type)
+        out = self.dense.run({self.dense.inputs[0]: flat})
+        return Tensor(out.values.reshape(n, -1), self.out)
+
+    def to_dict(self):
+        return {**super().to_dict(), "dense": self.dense.to_dict(), "steps": self.steps}
+
+
+def _table_index(v: np.ndarray, frac: int, scale: int, size: int) -> np.ndarray:
+    """`int index = data * table_size / range + table_size / 2`, clipped: int() truncates toward zero."""
+    q = np.asarray(v, dtype=object if v.dtype == object else np.int64) * scale
+    trunc = np.where(q >= 0, q >> frac, -((-q) >> frac))
+    return np.clip(trunc + size // 2, 0, size - 1).astype(np.int64)
+
+
+@dataclass
+class LSTMOp(Op):
+    """hls4ml's lstm_stack / lstm_static (io_parallel), step by step over the sequence.
+
+    Per step: gates = dense(x_t) + dense(h) in accum_t (Keras order i, f, c, o); i, f, o through
+    the sigmoid table, c through the tanh table (both 1024 entries of table_t over [-8, 8) and
+    [-4, 4), indexed by int(x * size / range) which truncates toward zero); the cell state
+    s = c * i + s * f and h = o * tanh(s) are computed exactly and assigned to result_t, so both
+    states live in the layer's result type. The tables are computed by the C++ itself (`tables`).
+    """
+
+    kernel: DenseOp = None  # x_t -> 4 n (accum_t)
+    recurrent: DenseOp = None  # h -> 4 n (accum_t)
+    steps: int = 1
+    n_in: int = 1
+    units: int = 1
+    return_sequences: bool = True
+    accum: FixedType = None
+    activation: str = "tanh"
+    table_type: FixedType = None
+    sigmoid: np.ndarray = None  # table_t integers
+    tanh: np.ndarray = None
+
+    def _sigmoid(self, v: np.ndarray) -> np.ndarray:
+        size = len(self.sigmoid)
+        idx = _table_index(v, self.accum.frac, size // 16, size)
+        return fixed.cast(self.sigmoid[idx], self.table_type.frac, self.accum,
+                          bits_in=fixed.signed_bits(self.table_type))
+
+    def _act(self, v: np.ndarray, t: FixedType) -> np.ndarray:
+        """The cell activation of a value of type t, assigned to accum_t."""
+        if self.activation == "relu":
+            return fixed.cast(np.where(v > 0, v, 0), t.frac, self.accum, bits_in=fixed.signed_bits(t))
+        size = len(self.tanh)
+        idx = _table_index(v, t.frac, size // 8, size)
+        return fixed.cast(self.tanh[idx], self.table_type.frac, self.accum, bits_in=fixed.signed_bits(self.table_type))
+
+    def run(self, env):
+        x = env[self.inputs[0]]
+        n, u, fa, res = len(x.values), self.units, self.accum.frac, self.out
+        h = np.zeros((n, u), np.int64)
+        s = np.zeros((n, u), np.int64)
+        ab = fixed.signed_bits(self.accum)
+        rb = fixed.signed_bits(res)
+        wide = fixed.needs_object(max(2 * ab, rb + ab) + 2)
+        outputs = []
+        for t in range(self.steps):
+            xt = Tensor(x.values[:, t * self.n_in:(t + 1) * self.n_in], x.type)
+            a = self.kernel.run({self.kernel.inputs[0]: xt}).values
+            r = self.recurrent.run({self.recurrent.inputs[0]: Tensor(h, res)}).values
+            g = fixed.cast(a + r, fa, self.accum, bits_in=ab + 1)
+            i, f, c, o = (g[:, k * u:(k + 1) * u] for k in range(4))
+            i, f, o = self._sigmoid(i), self._sigmoid(f), self._sigmoid(o)
+            c = self._act(c, self.accum)
+            if wide:
+                i, f, o, c, s = (np.asarray(v, dtype=object) for v in (i, f, o, c, s))
+            # s = c*i + s*f: exact products (2 fa and res.frac + fa fractional bits), one assignment to result_t.
+            frac = max(2 * fa, res.frac + fa)
+            total = (c * i) * (1 << (frac - 2 * fa)) + (s * f) * (1 << (frac - res.frac - fa))
+            s = fixed.cast(total, frac, res, bits_in=max(2 * ab, rb + ab) + 2)
+            h = fixed.cast(o * self._act(s, res), 2 * fa, res, bits_in=2 * ab)
+            if self.return_sequences:
+                outputs.append(h)
+        values = np.concatenate(outputs, axis=1) if self.return_sequences else h
+        return Tensor(values, self.out)
+
+    def to_dict(self):
+        return {**super().to_dict(), "kernel": self.kernel.to_dict(), "recurrent": self.recurrent.to_dict(),
+                "steps": self.steps, "n_in": self.n_in, "units": self.units,
+                "return_sequences": self.return_sequences, "accum": self.accum.to_dict(),
+                "activation": self.activation, "table_type": self.table_type.to_dict(),
+                "sigmoid": self.sigmoid.tolist(), "tanh": self.tanh.tolist()}
+
+
+@dataclass
 class Program:
     """Ops in execution order; `outputs` name the tensors the firmware returns."""
 
@@ -312,9 +464,7 @@ class Program:
             if kind == "InputOp":
                 ops.append(InputOp(**common))
             elif kind == "DenseOp":
-                ops.append(DenseOp(**common, weight=_ints(d["weight"]), weight_type=FixedType(**d["weight_type"]),
-                                   bias=_ints(d["bias"]), bias_type=FixedType(**d["bias_type"]),
-                                   accum=FixedType(**d["accum"])))
+                ops.append(_dense_from_dict(d))
             elif kind == "ActivationOp":
                 ops.append(ActivationOp(**common, activation=d["activation"]))
             elif kind == "LeakyReLUOp":
@@ -324,9 +474,28 @@ class Program:
                                        bias=_ints(d["bias"]), bias_type=FixedType(**d["bias_type"])))
             elif kind == "MergeOp":
                 ops.append(MergeOp(**common, op=d["merge"]))
+            elif kind == "IdentityOp":
+                ops.append(IdentityOp(**common))
+            elif kind == "ResizeOp":
+                ops.append(ResizeOp(**common, width=d["width"], new_width=d["new_width"], channels=d["channels"]))
+            elif kind == "TimeDistributedOp":
+                ops.append(TimeDistributedOp(**common, dense=_dense_from_dict(d["dense"]), steps=d["steps"]))
+            elif kind == "LSTMOp":
+                ops.append(LSTMOp(**common, kernel=_dense_from_dict(d["kernel"]),
+                                  recurrent=_dense_from_dict(d["recurrent"]), steps=d["steps"], n_in=d["n_in"],
+                                  units=d["units"], return_sequences=d["return_sequences"],
+                                  accum=FixedType(**d["accum"]), activation=d["activation"],
+                                  table_type=FixedType(**d["table_type"]), sigmoid=_ints(d["sigmoid"]),
+                                  tanh=_ints(d["tanh"])))
             else:
                 raise ValueError(f"unknown op {kind!r} in program")
         return cls(ops, data["outputs"], data.get("meta", {}))
+
+
+def _dense_from_dict(d: dict) -> DenseOp:
+    return DenseOp(d["name"], d["inputs"], FixedType(**d["out"]), weight=_ints(d["weight"]),
+                   weight_type=FixedType(**d["weight_type"]), bias=_ints(d["bias"]),
+                   bias_type=FixedType(**d["bias_type"]), accum=FixedType(**d["accum"]))
 
 
 def _ints(values) -> np.ndarray:
@@ -353,6 +522,7 @@ def from_hls4ml(hls_model) -> Program:
     """Read the emulator program off a converted hls4ml ModelGraph (io_parallel)."""
     ops: list[Op] = []
     unsupported = []
+    time_steps = None  # inside a TimeDistributed loop: its number of steps
     for layer in hls_model.get_layers():
         name = layer.outputs[0]
         out = FixedType.from_hls4ml(layer.get_output_variable().type.precision)
@@ -365,8 +535,10 @@ def from_hls4ml(hls_model) -> Program:
             b = _weight_ints(layer.weights["bias"], bt).reshape(-1)
             # The resource strategy stores the kernel transposed, (n_out, n_in).
             w = w.T if layer.get_attr("_weights_transposed", False) else w
-            ops.append(DenseOp(name, list(layer.inputs), out, weight=w.reshape(layer.get_attr("n_in"), -1),
-                               weight_type=wt, bias=b, bias_type=bt, accum=_type(layer, "accum_t")))
+            dense = DenseOp(name, list(layer.inputs), out, weight=w.reshape(layer.get_attr("n_in"), -1),
+                            weight_type=wt, bias=b, bias_type=bt, accum=_type(layer, "accum_t"))
+            ops.append(dense if time_steps is None else
+                       TimeDistributedOp(name, list(layer.inputs), out, dense=dense, steps=time_steps))
         elif cls == "Activation" and str(layer.get_attr("activation")).lower() in ("linear", "relu"):
             ops.append(ActivationOp(name, list(layer.inputs), out, activation=layer.get_attr("activation").lower()))
         elif cls == "ParametrizedActivation" and layer.get_attr("activation").lower() in ("leakyrelu", "leaky_relu"):
@@ -375,13 +547,109 @@ def from_hls4ml(hls_model) -> Program:
             ops.append(LeakyReLUOp(name, list(layer.inputs), out, alpha=alpha, param_type=pt))
         elif cls == "BatchNormalization":
             st, bt = _type(layer, "scale_t"), _type(layer, "bias_t")
-            ops.append(BatchNormOp(name, list(layer.inputs), out, scale=_weight_ints(layer.weights["scale"], st),
-                                   scale_type=st, bias=_weight_ints(layer.weights["bias"], bt), bias_type=bt))
+            # Over a sequence (steps, features) the constants are per feature: tile them over the steps.
+            reps = int(np.prod(layer.get_output_variable().shape)) // len(np.ravel(layer.weights["scale"].data))
+            ops.append(BatchNormOp(name, list(layer.inputs), out,
+                                   scale=np.tile(_weight_ints(layer.weights["scale"], st), reps), scale_type=st,
+                                   bias=np.tile(_weight_ints(layer.weights["bias"], bt), reps), bias_type=bt))
         elif cls == "Merge" and layer.get_attr("op").lower() in ("add", "subtract", "multiply"):
             ops.append(MergeOp(name, list(layer.inputs), out, op=layer.get_attr("op").lower()))
+        elif cls == "LSTM" and _lstm_supported(layer):
+            ops.append(_lstm_op(layer, name, out))
+        elif cls == "Reshape":
+            ops.append(IdentityOp(name, list(layer.inputs), out))
+        elif cls == "Resize" and layer.get_attr("algorithm") == "nearest" and \
+                (layer.get_attr("in_height") or 1) == (layer.get_attr("out_height") or 1) == 1:
+            ops.append(ResizeOp(name, list(layer.inputs), out, width=layer.get_attr("in_width"),
+                                new_width=layer.get_attr("out_width"), channels=layer.get_attr("n_chan")))
+        elif cls == "TimeDistributed" and time_steps is None:  # opens the per-time-step loop
+            time_steps = int(layer.get_attr("n_time_steps"))
+            ops.append(IdentityOp(name, list(layer.inputs), out))
+        elif cls == "TimeDistributed":  # closes it
+            time_steps = None
+            ops.append(IdentityOp(name, list(layer.inputs), out))
         else:
             detail = layer.get_attr("activation") or layer.get_attr("op") or ""
             unsupported.append(f"{layer.name} ({cls}{' ' + str(detail) if detail else ''})")
     if unsupported:
         raise UnsupportedLayer("the emulator does not implement: " + ", ".join(unsupported))
     return Program(ops, list(hls_model.outputs))
+
+
+def _lstm_supported(layer) -> bool:
+    return (layer.get_attr("recurrent_activation") == "sigmoid" and layer.get_attr("activation") in ("tanh", "relu")
+            and layer.get_attr("direction", "forward") == "forward" and layer.get_attr("table_size", 1024) % 16 == 0)
+
+
+def _lstm_op(layer, name: str, out: FixedType) -> LSTMOp:
+    n_in, units = int(layer.get_attr("n_in")), int(layer.get_attr("n_out"))
+    accum = _type(layer, "accum_t")
+    transposed = layer.get_attr("_weights_transposed", False)
+
+    def dense(kind: str, rows: int, tag: str) -> DenseOp:
+        prefix = "" if kind == "" else f"{kind}_"
+        wt, bt = _type(layer, f"{prefix}weight_t"), _type(layer, f"{prefix}bias_t")
+        w = _weight_ints(layer.weights[f"{prefix}weight"], wt)
+        w = w.T if transposed else w  # the resource strategy stores (4 n, rows)
+        b = _weight_ints(layer.weights[f"{prefix}bias"], bt).reshape(-1)
+        return DenseOp(f"{name}_{tag}", [tag], accum, weight=w.reshape(rows, 4 * units), weight_type=wt, bias=b,
+                       bias_type=bt, accum=accum)
+
+    table_type = _type(layer, "table_t")
+    sigmoid, tanh = activation_tables(table_type, int(layer.get_attr("table_size", 1024)))
+    return LSTMOp(name, list(layer.inputs), out, kernel=dense("", n_in, "x"), recurrent=dense("recurrent", units, "h"),
+                  steps=int(layer.get_attr("n_timesteps")), n_in=n_in, units=units,
+                  return_sequences=bool(layer.get_attr("return_sequences")), accum=accum,
+                  activation=layer.get_attr("activation"), table_type=table_type, sigmoid=sigmoid, tanh=tanh)
+
+
+_TABLES_CPP = """#include <cstdio>
+#include "ap_fixed.h"
+#include "nnet_utils/nnet_activation.h"
+struct cfg { typedef %(type)s table_t; };
+int main() {
+    static cfg::table_t s[%(n)d], t[%(n)d];
+    nnet::init_sigmoid_table<cfg, %(n)d>(s);
+    nnet::init_tanh_table<cfg, %(n)d>(t);
+    for (int i = 0; i < %(n)d; i++) std::printf("%%a %%a\\n", s[i].to_double(), t[i].to_double());
+}
+"""
+
+
+def activation_tables(table_type: FixedType, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """hls4ml's sigmoid and tanh lookup tables as table_t integers, computed by hls4ml's own C++.
+
+    The tables are filled at run time from float expf/tanhf values; compiling hls4ml's
+    init functions (g++, ~2 s, cached per type) reproduces them bit for bit, where
+    re-deriving them in numpy could differ in the last bit of a float.
+    """
+    key = (table_type, size)
+    if key not in _TABLE_CACHE:
+        _TABLE_CACHE[key] = _compile_tables(table_type, size)
+    return _TABLE_CACHE[key]
+
+
+_TABLE_CACHE: dict = {}
+
+
+def _compile_tables(table_type: FixedType, size: int) -> tuple[np.ndarray, np.ndarray]:
+    import subprocess
+    import tempfile
+
+    import hls4ml
+
+    from codesign.firmware.csim import require_compiler
+
+    templates = Path(hls4ml.__file__).parent / "templates" / "vivado"
+    t = table_type
+    cpp_type = (f"ap_{'' if t.signed else 'u'}fixed<{t.width},{t.integer},AP_{t.rounding},AP_{t.overflow}>")
+    with tempfile.TemporaryDirectory(prefix="codesign-tables-") as tmp:
+        src, exe = Path(tmp) / "tables.cpp", Path(tmp) / "tables"
+        src.write_text(_TABLES_CPP % {"type": cpp_type, "n": size})
+        proc = subprocess.run([require_compiler(), "-O3", "-std=c++11", f"-I{templates}", f"-I{templates / 'ap_types'}",
+                               str(src), "-o", str(exe)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise FirmwareError(f"g++ could not build hls4ml's activation tables: {proc.stderr.strip()[:300]}")
+        text = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
+    values = np.array([[float.fromhex(v) for v in line.split()] for line in text.splitlines()])
+    return fixed.from_float(values[:, 0], t), fixed.from_float(values[:, 1], t)

@@ -225,12 +225,16 @@ class LayerCost(Frozen):
 def layer_cost(layer: Layer, family: str, clock_ns: float, co: Coefficients) -> LayerCost:
     """HLS-report-level cost of one layer."""
     c = counts(layer, family, co, clock_ns)
-    lut = sum(co.lut.get(k, 0.0) * c[k] for k in LUT_FEATURES)
-    ff = sum(co.ff.get(k, 0.0) * c[k] for k in FF_FEATURES)
-    dsp = c["dsp"] + co.dsp_per_softmax_output * c["softmax_outputs"]
+    n = layer.copies
+    lut = sum(co.lut.get(k, 0.0) * c[k] for k in LUT_FEATURES) * n
+    ff = sum(co.ff.get(k, 0.0) * c[k] for k in FF_FEATURES) * n
+    dsp = (c["dsp"] + co.dsp_per_softmax_output * c["softmax_outputs"]) * n
     ii = max(1, min(layer.reuse, layer.n_mult)) if layer.kind == "dense" else 1
-    return LayerCost(name=layer.name, kind=layer.kind, lut=lut, ff=ff, dsp=dsp, bram18=c["bram18"],
-                     cycles=int(c["cycles"]), ii=ii)
+    # A block used `steps` times per inference (an LSTM cell) takes that many passes, and so many
+    # times its interval before the next inference; at least one cycle per pass (the state register).
+    cycles = int(c["cycles"]) if layer.steps == 1 else layer.steps * max(1, int(c["cycles"]))
+    return LayerCost(name=layer.name, kind=layer.kind, lut=lut, ff=ff, dsp=dsp, bram18=c["bram18"] * n,
+                     cycles=cycles, ii=ii * layer.steps)
 
 
 def total_cycles(costs: list[LayerCost], co: Coefficients) -> int:

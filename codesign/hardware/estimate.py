@@ -123,6 +123,9 @@ def estimate(graph: Graph, method: str = "analytic", target: Target | None = Non
             synth_layers = [_scaled(c, factors["synth"]) for c in synth_layers]
             n = sum(r.get("method") == method for r in learned)
             description += f"; scaled by the median real/estimate ratio of {n} real report(s) for this target"
+    if any(la.steps > 1 for la in graph.layers):
+        description += ("; LSTM layers as one cell reused over their time steps (hls4ml's static LSTM), "
+                        "extrapolated from the dense calibration: no recurrent-layer reports to validate against")
     ii = max([c.ii for c in hls_layers] + [1])
     cycles = analytic.total_cycles(hls_layers, co)
     return Estimate(method=method, description=description, part=part, family=family, clock_period_ns=clock,

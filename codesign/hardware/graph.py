@@ -47,6 +47,8 @@ class Layer:
     accum: FixedType | None = None
     table_size: int = 0
     table_width: int = 0
+    copies: int = 1  # instances in hardware (a time-distributed layer, unrolled over its steps)
+    steps: int = 1  # sequential uses of one instance per inference (an LSTM cell over its time steps)
 
     @property
     def n_mult(self) -> int:
@@ -54,7 +56,7 @@ class Layer:
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("name", "kind", "n_in", "n_out", "reuse", "strategy", "activation",
-                                            "table_size", "table_width")}
+                                            "table_size", "table_width", "copies", "steps")}
         for k in ("in_type", "out_type", "weight_type", "accum"):
             t = getattr(self, k)
             d[k] = str(t) if t is not None else None
@@ -104,6 +106,7 @@ def from_hls4ml(hls_model) -> Graph:
     io_type = cfg.get_config_value("IOType")
     layers: list[Layer] = []
     unsupported: list[str] = []
+    time_steps = None  # inside a TimeDistributed loop: its number of steps (the dense is unrolled over them)
     for layer in hls_model.get_layers():
         cls = layer.class_name
         out_var = layer.get_output_variable()
@@ -119,8 +122,19 @@ def from_hls4ml(hls_model) -> Graph:
         activation = str(layer.get_attr("activation", "") or "").lower()
         if cls == "Dense":
             wt = _precision(layer, "weight_t")
+            if time_steps is not None:
+                common.update(n_in=int(layer.get_attr("n_in")), n_out=int(layer.get_attr("n_out")))
             layers.append(Layer(kind="dense", weight=_weights(layer, wt), weight_type=wt,
-                                accum=_precision(layer, "accum_t"), **common))
+                                accum=_precision(layer, "accum_t"), copies=time_steps or 1, **common))
+        elif cls == "LSTM":
+            from codesign.firmware.program import _lstm_op
+
+            layers.extend(_lstm_layers(_lstm_op(layer, layer.name, out_t), common))
+        elif cls == "TimeDistributed":
+            time_steps = int(layer.get_attr("n_time_steps")) if time_steps is None else None
+            layers.append(Layer(kind="free", **common))
+        elif cls == "Resize":
+            layers.append(Layer(kind="free", **common))
         elif cls in ("Activation", "ParametrizedActivation", "PReLU") and activation in CHEAP_ACTIVATIONS:
             layers.append(Layer(kind="activation", activation=activation, **common))
         elif cls in ("Activation", "ParametrizedActivation", "TernaryTanh", "HardActivation") \
@@ -180,10 +194,18 @@ def from_program(program, n_inputs: int, hls_config: dict, part: str, clock_peri
         in_t = types[op.inputs[0]]
         common = dict(name=op.name, in_type=in_t, out_type=op.out, reuse=int(setting(op.name, "ReuseFactor", 1)),
                       strategy=str(setting(op.name, "Strategy", "Latency")).lower())
-        if isinstance(op, prog.DenseOp):
-            n_in, n_out = op.weight.shape
-            layers.append(Layer(kind="dense", n_in=n_in, n_out=n_out, weight=op.weight, weight_type=op.weight_type,
-                                accum=op.accum, **common))
+        if isinstance(op, (prog.DenseOp, prog.TimeDistributedOp)):
+            dense, copies = (op, 1) if isinstance(op, prog.DenseOp) else (op.dense, op.steps)
+            n_in, n_out = dense.weight.shape
+            layers.append(Layer(kind="dense", n_in=n_in, n_out=n_out, weight=dense.weight,
+                                weight_type=dense.weight_type, accum=dense.accum, copies=copies, **common))
+            continue
+        if isinstance(op, prog.LSTMOp):
+            layers.extend(_lstm_layers(op, common))
+            continue
+        if isinstance(op, (prog.IdentityOp, prog.ResizeOp)):
+            n = _width_of(op, layers) if not isinstance(op, prog.ResizeOp) else op.new_width * op.channels
+            layers.append(Layer(kind="free", n_in=n, n_out=n, **common))
             continue
         n = _width_of(op, layers)
         if isinstance(op, prog.ActivationOp):
@@ -197,6 +219,33 @@ def from_program(program, n_inputs: int, hls_config: dict, part: str, clock_peri
         else:
             raise UnsupportedLayer(f"no resource model for program op {type(op).__name__} ({op.name})")
     return Graph(tuple(layers), "io_parallel", backend, part, clock_period_ns)
+
+
+def _lstm_layers(op, common: dict) -> list[Layer]:
+    """An LSTM as the hardware of one cell (hls4ml's static LSTM reuses it for every time step).
+
+    Per step: the input and recurrent products (two dense blocks into the 4 gates), the sigmoid
+    (3 units) and tanh (2 units) table lookups and the 3 units of state products, in sequence.
+    """
+    u, state = op.units, op.out
+    base = {k: v for k, v in common.items() if k not in ("name", "in_type", "n_in", "n_out")} | {"steps": op.steps}
+    name, in_t = common["name"], common["in_type"]
+    layers = [Layer(name=f"{name}_x", kind="dense", n_in=op.n_in, n_out=4 * u, in_type=in_t,
+                    weight=op.kernel.weight, weight_type=op.kernel.weight_type, accum=op.accum, **base),
+              Layer(name=f"{name}_h", kind="dense", n_in=u, n_out=4 * u, in_type=state,
+                    weight=op.recurrent.weight, weight_type=op.recurrent.weight_type, accum=op.accum, **base)]
+    table = {"table_size": len(op.sigmoid), "table_width": op.table_type.width}
+    layers.append(Layer(name=f"{name}_sigmoid", kind="table", activation="sigmoid", n_in=3 * u, n_out=3 * u,
+                        in_type=state, **table, **base))
+    if op.activation == "tanh":
+        layers.append(Layer(name=f"{name}_tanh", kind="table", activation="tanh", n_in=2 * u, n_out=2 * u,
+                            in_type=state, **table, **base))
+    layers.append(Layer(name=f"{name}_state", kind="merge", activation="multiply", n_in=3 * u, n_out=3 * u,
+                        in_type=state, weight_type=state, **base))
+    n_out = u * (op.steps if op.return_sequences else 1)
+    # the layer's output, for what follows
+    layers.append(Layer(**{**common, "in_type": state, "n_in": n_out, "n_out": n_out}, kind="free"))
+    return layers
 
 
 def _width_of(op, layers: list[Layer]) -> int:

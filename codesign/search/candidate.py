@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from codesign import config as cfg
-from codesign.core.spec import FixedPoint, Pruning, Quantization
+from codesign.core.spec import LSTMAE, FixedPoint, Pruning, Quantization
 from codesign.firmware.options import FirmwareOptions
 
 
@@ -42,6 +42,14 @@ def make(params: dict, base_config, config_cls) -> Candidate:
             model["encoder"][:depth]
     if "latent" in p:
         model["latent"] = int(p["latent"])
+    if "variant" in p:
+        model["variant"] = str(p["variant"])
+    if "reconstruct" in p:
+        model["reconstruct"] = str(p["reconstruct"])
+    if "units" in p:  # LSTM autoencoders: outer width, and the inner one of the undercomplete variant
+        inner = int(p.get("inner", (model.get("units") or [0, 0])[-1]))
+        model["units"] = [int(p["units"])] + ([min(inner, int(p["units"]))] if model.get("variant") ==
+                                               "undercomplete" else [])
     if "batchnorm" in p:
         model["batchnorm"] = bool(p["batchnorm"])
     quant_keys = ("weight_bits", "weight_integer", "activation_bits", "activation_integer")
@@ -66,11 +74,15 @@ def make(params: dict, base_config, config_cls) -> Candidate:
     data = {**base_config.model_dump(mode="json"), "model": model, "training": training}
     if "preprocessing" in p:
         data["preprocessing"] = str(p["preprocessing"])
+    if "window" in p:
+        data["data"] = {**data["data"], "window": int(p["window"])}
     try:
         config = cfg.parse(config_cls, data, "candidate")
     except Exception as exc:  # ConfigError from validation: the parameters make no valid model
         raise InvalidCandidate(str(exc)) from None
     strategy = str(p.get("strategy", "latency"))
     firmware = FirmwareOptions(reuse_factor=1 if strategy == "da" else int(p.get("reuse_factor", 1)),
-                               strategy="resource" if strategy == "resource" else "latency")
+                               strategy="resource" if strategy == "resource" else "latency",
+                               score_head=not isinstance(config.model, LSTMAE),  # LSTMs return the reconstruction
+                               **({"float_bits": int(p["state_bits"])} if "state_bits" in p else {}))
     return Candidate(p, config, firmware, "da" if strategy == "da" else "analytic")

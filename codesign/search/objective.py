@@ -58,6 +58,15 @@ def read_data(run_dir: Path):
 # ---------------------------------------------------------------- evaluation
 
 
+def candidate_data(c, run_dir: Path):
+    """The study's data as candidate `c` sees it (a task's `view`, e.g. a shorter LSTM window)."""
+    from codesign import tasks
+
+    data = read_data(run_dir)
+    view = getattr(tasks.get(c.config.task), "view", None)
+    return view(c.config, data) if view is not None else data
+
+
 def _tf_threads(n: int) -> None:
     import tensorflow as tf
 
@@ -130,7 +139,7 @@ def _low_fidelity(c, run_dir: Path, settings: dict, front: list[list[float]], se
 
     t = time.perf_counter()
     frac = float(settings["fidelity"])
-    data = read_data(run_dir)
+    data = candidate_data(c, run_dir)
     n = max(1000, int(len(data.x_train) * frac))
     small = Dataset(data.x_train[:n], data.x_val[:max(500, int(len(data.x_val) * frac))], data.x_test,
                     data.signals, data.input_names, data.sources)
@@ -186,7 +195,7 @@ def _evaluate(c, run_dir: Path, settings: dict, seconds: dict) -> dict:
     from codesign import evaluation
     from codesign.hardware import estimate, graph, targets
 
-    data = read_data(run_dir)
+    data = candidate_data(c, run_dir)
     t = time.perf_counter()
     result = train(c, data)
     seconds["train"] = round(time.perf_counter() - t, 2)

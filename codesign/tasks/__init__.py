@@ -13,6 +13,7 @@ from codesign.errors import ConfigError
 TASKS = {
     "l1-anomaly": "codesign.tasks.l1_anomaly",
     "dqm-histograms": "codesign.tasks.dqm_histograms",
+    "dqm-lumisections": "codesign.tasks.dqm_lumisections",
 }
 
 

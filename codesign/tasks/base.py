@@ -69,7 +69,7 @@ class Result:
 
 def train_and_score(config: TaskConfig, data: Dataset, verbose: int = 0) -> Result:
     """Fit preprocessing on training data, train the model, score every signal against the test background."""
-    from codesign.core.models import build
+    from codesign.core.models import build, training_target
     from codesign.core.scoring import anomaly_score
     from codesign.core.trainer import fit, seed_everything
 
@@ -80,7 +80,8 @@ def train_and_score(config: TaskConfig, data: Dataset, verbose: int = 0) -> Resu
     start = time.perf_counter()
     seed_everything(config.seed)
     model = build(config.model, x_train.shape[1:])
-    fitted = fit(model, x_train, x_train, x_val, x_val, config.training, config.model.pruning, config.seed,
+    y_train, y_val = training_target(config.model, x_train), training_target(config.model, x_val)
+    fitted = fit(model, x_train, y_train, x_val, y_val, config.training, config.model.pruning, config.seed,
                  verbose=verbose)
     train_seconds = time.perf_counter() - start
     loss = config.training.loss

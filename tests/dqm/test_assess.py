@@ -332,7 +332,7 @@ def test_output_directory_rules(built, tmp_path):
     inside.mkdir()
     shutil.copy(path, inside / "t.parquet")
     (inside / "summary.json").write_text(json.dumps({"kind": assess_mod.KIND}))
-    with pytest.raises(ConfigError, match="holds the input table"):
+    with pytest.raises(ConfigError, match="holds the input"):
         assess(inside / "t.parquet", inside, formats=())
     # an earlier assess output is replaced as a whole: its figures go, the new summary comes
     out = tmp_path / "out"
