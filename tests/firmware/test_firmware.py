@@ -99,6 +99,21 @@ def test_compiler_failure_names_the_log(tmp_path):
     assert os.path.isfile(project / "build_lib.log")
 
 
+def test_a_library_that_aborts_fails_the_build_not_the_process(tmp_path):
+    """hls4ml's C++ asserts abort whoever calls it: the first call happens in a child process."""
+    src = tmp_path / "fw.cpp"
+    src.write_text('#include <cassert>\nextern "C" void codesign_fw_double(double* x, double* y) '
+                   '{ assert(x[0] > 1.0 && "RF > N_IN"); y[0] = x[0]; }\n')
+    lib = tmp_path / "firmware" / "codesign_fw-0.so"
+    lib.parent.mkdir()
+    os.system(f"g++ -shared -fPIC {src} -o {lib}")
+    with pytest.raises(ToolError, match="aborts on its first call: .*RF > N_IN"):
+        csim.smoke_test(lib, "codesign_fw", 1, [1])
+    (tmp_path / "ok.cpp").write_text('extern "C" void codesign_fw_double(double* x, double* y) { y[0] = x[0]; }\n')
+    os.system(f"g++ -shared -fPIC {tmp_path / 'ok.cpp'} -o {lib}")
+    csim.smoke_test(lib, "codesign_fw", 1, [1])
+
+
 def test_input_units_are_shared_per_physical_quantity():
     from codesign.data.adc2021 import input_quantities
     from codesign.firmware.convert import InputUnits
