@@ -10,9 +10,8 @@ import tensorflow as tf
 from codesign import firmware
 from codesign.core import models
 from codesign.core.spec import VAE, DenseAE, FixedPoint, Quantization
-from codesign.errors import ToolError
+from codesign.errors import FirmwareError, ToolError
 from codesign.firmware import csim
-from codesign.errors import FirmwareError
 
 from .cases import Case, vectors
 
