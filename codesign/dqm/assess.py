@@ -104,7 +104,7 @@ def assess(table_path, output_dir, histograms=None, tags=None, runs=None, n_runs
             (tmp / "tables" / "false_alarm.tex").write_text(false_alarm_latex(summary, hists, tags, tprs))
         summary["seconds"] = round(time.perf_counter() - start, 2)
         summary["provenance"] = provenance.record(seed=seed)
-        (tmp / MARKER).write_text(json.dumps(_jsonable(summary), indent=1, allow_nan=False))
+        (tmp / MARKER).write_text(json.dumps(jsonable(summary), indent=1, allow_nan=False))
         if make_webpage:
             from codesign.dqm import page
 
@@ -588,16 +588,16 @@ def false_alarm_latex(summary: dict, hists: list[str], tags: list[str], tprs) ->
         ""])
 
 
-def _jsonable(value):
+def jsonable(value):
     """Strict JSON: NaN -> null, ±inf -> "inf"/"-inf", numpy scalars and arrays -> Python."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, (np.integer,)):
-        return int(value)
+        return jsonable(value.tolist())
+    if isinstance(value, (np.integer, np.bool_)):
+        return value.item()
     if isinstance(value, (float, np.floating)):
         v = float(value)
         return None if math.isnan(v) else ("inf" if v > 0 else "-inf") if math.isinf(v) else v

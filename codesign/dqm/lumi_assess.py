@@ -129,7 +129,7 @@ def assess(scores_file, output_dir, series_file=None, tags=None, n_bootstrap: in
             if summary["per_tag"][tag].get("roc"):
                 summary["per_tag"][tag]["roc"] = {k: v for k, v in summary["per_tag"][tag]["roc"].items()
                                                   if k in ("fpr", "tpr")}
-        (tmp / MARKER).write_text(json.dumps(_jsonable(summary), indent=1, allow_nan=False) + "\n")
+        (tmp / MARKER).write_text(json.dumps(assess_mod.jsonable(summary), indent=1, allow_nan=False) + "\n")
         table = markdown(summary)
         (tmp / "summary.md").write_text(table)
         (tmp / "index.html").write_text(page(summary, table))
@@ -442,19 +442,3 @@ def page(summary: dict, table: str) -> str:
                              f"<figcaption>{esc(caption)}</figcaption></figure>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
-
-
-def _jsonable(value):
-    """Strict JSON: NaN -> null, ±inf -> "inf"/"-inf", numpy scalars and arrays -> Python."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, (np.integer, np.bool_)):
-        return value.item()
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        return None if math.isnan(v) else ("inf" if v > 0 else "-inf") if math.isinf(v) else v
-    return value
