@@ -257,6 +257,12 @@ def _exact_scale_type(exponents: np.ndarray) -> str:
     return str(FixedType(hi - lo + 1, hi + 1, False))
 
 
+def _unscaled_type(units: InputUnits) -> str:
+    """The physical inputs exactly: port integers times 2^e_i, for every feature's e_i."""
+    hi, lo = int(units.exponents.max()), int(units.exponents.min())
+    return str(FixedType(units.bits + hi - lo, units.bits + hi, True, "TRN", "SAT"))
+
+
 def _bn_constants(layer) -> tuple[np.ndarray, np.ndarray]:
     gamma, beta, mean, var = (np.asarray(w, dtype=np.float64) for w in layer.get_weights())
     scale = gamma / np.sqrt(var + layer.epsilon)
@@ -303,7 +309,11 @@ def hls_config(graph, peaks: dict[str, float], units: InputUnits, options: Firmw
                                           all(_class(m) == "QActivation" for m in following.get(n.name, [])))
             for n in nxt)
         if name == "unscale":
-            p.update(scale=_exact_scale_type(units.exponents), bias="ufixed<1,1>", result="auto")
+            # An explicit (exact) result, not 'auto': hls4ml fuses a batch norm into the one before it when that
+            # one's result is unspecified, with the later layer's constant types, which are sized for its own
+            # scale (1/sigma ~ 1), not for the product 2^e / sigma (~1e-4): the fused constants lost up to
+            # 6 % (a jet's eta) while emulator and C-sim agreed bit for bit.
+            p.update(scale=_exact_scale_type(units.exponents), bias="ufixed<1,1>", result=_unscaled_type(units))
         elif cls == "BatchNormalization":
             scale, bias = _bn_constants(layer)
             p.update(scale=_fixed(o.float_bits, np.max(np.abs(scale)), 1.0, overflow="WRAP", rounding="RND"),
@@ -328,6 +338,13 @@ def hls_config(graph, peaks: dict[str, float], units: InputUnits, options: Firmw
         elif name == "score":
             p.update(weight="ufixed<1,1>", bias="ufixed<1,1>", accum="auto",
                      result=_fixed(o.score_bits, peaks[name], o.headroom**2 * SCORE_EXTRA_RANGE, signed=False))
+        if cls in ("Dense", "QDense") and nxt and all(_activation_name(n) == "quantized_bits" for n in nxt):
+            # A linear quantizer (QActivation(quantized_bits), e.g. a compression's latent code) after a dense
+            # layer: hls4ml turns it into a linear activation and merges it into an 'auto' parent without its
+            # precision (MergeLinearActivation), so the code would leave at the accumulator's width. The
+            # quantizer's type (RND_CONV, SAT = quantized_bits' round-half-even and clip) as the dense layer's
+            # result keeps it; the activation is then a no-op and eliminated.
+            p["result"] = str(precision(nxt[0].name)["result"])
         if cls in ("Dense", "QDense"):
             # hls4ml appends a linear activation to every dense layer: with the dense layer's own result
             # type it is removed (merged when 'auto', eliminated as a no-op cast otherwise).
