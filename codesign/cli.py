@@ -67,8 +67,8 @@ def _task_config(args):
         data["seed"] = args.seed
     if args.data or args.signal:
         section = dict(data.get("data") or {})
-        if args.data:
-            section["background_file"] = args.data
+        if args.data:  # the background events of an anomaly task, the jets of a compression
+            section["background_file" if "background_file" in task.Data.model_fields else "file"] = args.data
         if args.signal:
             section["signal_files"] = dict(args.signal)
             section["signals"] = [n for n, _ in args.signal]
@@ -77,15 +77,22 @@ def _task_config(args):
 
 
 def cmd_train(args) -> int:
+    from codesign.merit import EFFICIENCY
     from codesign.tasks.base import format_scores, prepare_run_dir, save_run, train_and_score
 
     task, config = _task_config(args)
     out = prepare_run_dir(Path(args.out) if args.out else _default_run_dir(config.task, config.seed), args.force)
     dataset = task.load_data(config)
-    result = train_and_score(config, dataset, verbose=2 if args.verbose else 0)
-    save_run(out, config, result)
+    verbose = 2 if args.verbose else 0
     label = _describe(config)
-    print(format_scores({label: result.scores}))
+    if getattr(task, "MERIT", EFFICIENCY) is not EFFICIENCY:  # a compression: residuals, no signals to score
+        result = task.train(config, dataset, verbose=verbose, tensorboard=args.tensorboard)
+        task.save_run(out, config, result)
+        print(task.format_residuals({label: result.metadata}))
+    else:
+        result = train_and_score(config, dataset, verbose=verbose, tensorboard=args.tensorboard)
+        save_run(out, config, result)
+        print(format_scores({label: result.scores}))
     print(f"sparsity {result.metadata['sparsity']['overall']:.1%}, {result.metadata['parameters']} parameters, "
           f"{result.metadata['training']['epochs_run']} epochs in {result.metadata['training']['seconds']:.0f} s")
     print(f"run written to {out}")
@@ -159,6 +166,11 @@ def cmd_emulate(args) -> int:
         config = cfg.parse(task.Config, data, str(path / "model" / "metadata.json"))
         spec, pre = config.model, Preprocessor.from_dict(meta["preprocessing"])
         dataset = task.load_data(config, train_limit=100_000)
+        if hasattr(task, "emulate"):  # a compression: encoder and autoencoder firmware, residuals
+            out = Path(args.out) if args.out else path / "emulation"
+            if (out / "residuals.json").exists() and not args.force:
+                raise CodesignError(f"{out}: already holds firmware results; choose another --out or pass --force")
+            return task.emulate(model, config, pre, dataset, options, target, path / "firmware", out, args.csim_check)
         x_calib, x_test, signals = dataset.x_train, dataset.x_test, dataset.signals
         fpr, n_boot, seed = config.metrics.fpr, config.metrics.n_bootstrap, config.seed
         if not (args.data or args.signal) and (path / "scores.json").is_file():
@@ -340,8 +352,9 @@ def cmd_search(args) -> int:
                               tpr=args.tpr or space.objectives.tpr, resource=space.objectives.resource,
                               latency=space.objectives.latency, base_config=base.model_dump(mode="json"),
                               fidelity=args.fidelity, prune_margin=args.prune_margin)
-    if settings.tpr != "average" and settings.tpr not in base.data.signals:
-        raise ConfigError(f"--tpr {settings.tpr!r}: not a signal of this task ({', '.join(base.data.signals)}) "
+    signals = getattr(base.data, "signals", [])
+    if settings.tpr != "average" and settings.tpr not in signals:
+        raise ConfigError(f"--tpr {settings.tpr!r}: not a signal of this task ({', '.join(signals) or 'none'}) "
                           "nor 'average'")
     out = Path(args.out) if args.out else _default_run_dir("search")
     limits = ", ".join(f"{k} <= {v:g}" for k, v in budget.limits().items()) or "none"
@@ -704,7 +717,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite runs already in --out")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("train", help="train one model of a task and score it (AUC, TPR at FPR 1e-5)")
+    p = sub.add_parser("train", help="train one model of a task and score it (AUC, TPR at FPR 1e-5; residuals for "
+                       "jet-compression)")
     p.add_argument("--task", help="task name (default: the config's task, else l1-anomaly)")
     p.add_argument("--config", help="YAML training config, or a preset name: "
                    "l1_baseline, l1_q8_pruned, ... (files in codesign/presets/)")
@@ -714,6 +728,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="signal h5 file (repeatable); needs --data")
     p.add_argument("--seed", type=int, help="override the config's seed")
     p.add_argument("--force", action="store_true", help="overwrite a model already in --out")
+    p.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs of the training to DIR")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("emulate", help="score with the bit-exact firmware emulator, cross-checked against C-sim")
@@ -787,7 +802,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "replaced, any other existing directory refused")
     p.add_argument("--format", default="html,png,pdf", help="comma-separated: html, png, pdf (default all three)")
     p.add_argument("--reference", action="append", default=[], metavar="SPEC",
-                   help="mark a trial ('12') or an external design ('AXOL1TL: lut=60000, tpr=0.02'); repeatable")
+                   help="mark a trial ('12') or an external design ('AXOL1TL: lut=60000, tpr=0.02'; for a "
+                        "compression 'LABEL: lut=5000, rms=0.05'); repeatable")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("export", help="firmware IP bundle of one candidate for a trigger team (verified with g++)")

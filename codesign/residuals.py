@@ -73,3 +73,50 @@ def correlations(res: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray]:
         return names, np.full((len(names), len(names)), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         return names, np.corrcoef(m, rowvar=False)
+
+
+def with_intervals(res: dict[str, np.ndarray], n_bootstrap: int = 200, seed: int = 0) -> tuple[dict[str, dict], dict]:
+    """`summary` plus each RMS's bootstrap 68 % interval, and the mean RMS over variables with its error.
+
+    The figure of merit of a compression (what a search minimises) is the mean of the
+    per-variable residual RMS: relative for pT and m, absolute for eta and phi — all a few
+    per cent for a useful compression, so no variable's units swamp the others. Resampling
+    jets (the same resample for every variable) gives the spread of the mean.
+    """
+    out = summary(res)
+    names = [n for n in res if out[n].get("n")]
+    m = np.column_stack([np.asarray(res[n], dtype=np.float64) for n in names])
+    finite = np.isfinite(m)
+    sq = np.where(finite, m * m, 0.0)
+    rng = np.random.default_rng(seed)
+    boot = np.empty((n_bootstrap, len(names)))
+    for b in range(n_bootstrap):
+        idx = rng.integers(0, len(m), len(m))
+        boot[b] = np.sqrt(sq[idx].sum(axis=0) / np.maximum(finite[idx].sum(axis=0), 1))
+    for j, name in enumerate(names):
+        lo, hi = np.quantile(boot[:, j], (0.16, 0.84))
+        out[name]["rms_interval"] = [float(lo), float(hi)]
+    mean_rms = float(np.mean([out[n]["rms"] for n in names]))
+    lo, hi = np.quantile(boot.mean(axis=1), (0.16, 0.84))
+    return out, {"rms": mean_rms, "rms_error": float((hi - lo) / 2), "n": int(len(m)),
+                 "n_bootstrap": n_bootstrap}
+
+
+def histograms(res: dict[str, np.ndarray], summaries: dict[str, dict], bins: int = 80) -> dict[str, dict]:
+    """Residual distributions for plots: per variable, counts in `bins` bins over the 0.5-99.5 % range
+    (widened to hold +-3 RMS of the core), with the under/overflow counted separately."""
+    out = {}
+    for name, values in res.items():
+        v = np.asarray(values, dtype=np.float64)
+        v = v[np.isfinite(v)]
+        if v.size == 0:
+            continue
+        lo, hi = np.quantile(v, (0.005, 0.995))
+        half = 3 * summaries[name].get("half_width_68", 0.0)
+        lo, hi = min(lo, -half), max(hi, half)
+        if hi <= lo:
+            lo, hi = lo - 1e-6, hi + 1e-6
+        counts, edges = np.histogram(v, bins=bins, range=(lo, hi))
+        out[name] = {"edges": edges.tolist(), "counts": counts.tolist(), "underflow": int((v < lo).sum()),
+                     "overflow": int((v > hi).sum())}
+    return out

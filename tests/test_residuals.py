@@ -46,3 +46,30 @@ def test_summary_and_correlations():
 def test_shapes_are_checked():
     with pytest.raises(DataError, match="residuals need \\(jets, 4\\) arrays"):
         R.residuals(np.zeros((3, 4)), np.zeros((3, 3)), NAMES)
+
+
+def test_intervals_and_the_mean_rms():
+    rng = np.random.default_rng(3)
+    n = 40_000
+    res = {"pt": rng.normal(0, 0.02, n), "eta": rng.normal(0, 0.05, n), "phi": rng.normal(0, 0.03, n),
+           "m": np.where(np.arange(n) % 100 == 0, np.nan, rng.normal(0, 0.10, n))}
+    summary, merit = R.with_intervals(res, n_bootstrap=100, seed=1)
+    for name, sigma in (("pt", 0.02), ("eta", 0.05), ("phi", 0.03), ("m", 0.10)):
+        lo, hi = summary[name]["rms_interval"]
+        assert lo < summary[name]["rms"] < hi
+        # the bootstrap spread of an RMS of n Gaussian values is sigma / sqrt(2 n)
+        assert (hi - lo) / 2 == pytest.approx(sigma / np.sqrt(2 * summary[name]["n"]), rel=0.3)
+    assert summary["m"]["n"] == n - n // 100  # NaN (massless) jets are left out, not counted as zero
+    assert merit["rms"] == pytest.approx(np.mean([summary[k]["rms"] for k in res]))
+    assert merit["rms"] == pytest.approx(0.05, rel=0.02) and 0 < merit["rms_error"] < 1e-3
+
+
+def test_histograms_cover_the_core_and_count_the_tails():
+    v = np.concatenate([np.random.default_rng(0).normal(0, 0.01, 10_000), [5.0, -7.0, np.nan]])
+    res = {"pt": v}
+    summary = R.summary(res)
+    h = R.histograms(res, summary, bins=40)["pt"]
+    assert len(h["edges"]) == 41 and len(h["counts"]) == 40
+    assert sum(h["counts"]) + h["underflow"] + h["overflow"] == 10_002  # NaN dropped, every finite value counted
+    assert h["overflow"] >= 1 and h["underflow"] >= 1
+    assert h["edges"][0] <= -3 * summary["pt"]["half_width_68"] and h["edges"][-1] >= 3 * summary["pt"]["half_width_68"]

@@ -65,13 +65,22 @@ def _input(shape, spec):
     return inp, x
 
 
+def _code(x, spec):
+    """The latent code as shipped: quantized to `spec.code` when set (QAT: the decoder learns from that code)."""
+    if spec.code is None:
+        return x
+    from qkeras import QActivation
+
+    return QActivation(_quantized_bits(spec.code), name="code")(x)
+
+
 def build_dense_ae(spec: DenseAE, input_shape):
     import tensorflow as tf
 
     inp, x = _input(input_shape, spec)
     for i, width in enumerate(spec.encoder, 1):
         x = _dense_block(x, width, f"enc_dense{i}", spec)
-    x = _dense_block(x, spec.latent, "latent", spec, activation=False)
+    x = _code(_dense_block(x, spec.latent, "latent", spec, activation=False), spec)
     for i, width in enumerate(spec.decoder_widths, 1):
         x = _dense_block(x, width, f"dec_dense{i}", spec)
     out = _dense_block(x, int(input_shape[-1]), "output", spec, activation=False)
@@ -86,7 +95,7 @@ def build_vae(spec: VAE, input_shape):
     inp, x = _input(input_shape, spec)
     for i, width in enumerate(spec.encoder, 1):
         x = _dense_block(x, width, f"enc_dense{i}", spec)
-    z_mean = _dense_block(x, spec.latent, "z_mean", spec, activation=False)
+    z_mean = _code(_dense_block(x, spec.latent, "z_mean", spec, activation=False), spec)
     z_log_var = _dense_block(x, spec.latent, "z_log_var", spec, activation=False)
     z = Sampling(beta=spec.beta, name="sampling")([z_mean, z_log_var])
     x = z
@@ -102,6 +111,65 @@ def vae_encoder(model):
 
     return tf.keras.Model(model.input, [model.get_layer("z_mean").output, model.get_layer("z_log_var").output],
                           name="vae_encoder")
+
+
+def encoder(model, spec: ModelSpec):
+    """The on-detector half of a dense AE or VAE: input -> latent code (a VAE's z_mean)."""
+    import tensorflow as tf
+
+    # Replayed from copies: a pruning-stripped model's layer outputs belong to the graph it was cloned from.
+    names = [layer.name for layer in model.layers]
+    chain = [layer for layer in model.layers[1:names.index(_code_layer(spec)) + 1] if layer.name != "z_log_var"]
+    inp = tf.keras.Input(model.input_shape[1:], name="inputs")
+    return tf.keras.Model(inp, _replay(chain, inp), name="encoder")
+
+
+def _code_layer(spec: ModelSpec) -> str:
+    """The layer whose output is the latent code (quantized code, else latent / z_mean)."""
+    if getattr(spec, "code", None) is not None:
+        return "code"
+    return "z_mean" if isinstance(spec, VAE) else "latent"
+
+
+def _replay(layers, x):
+    """Apply copies of `layers` (same config and weights) in a chain: a new graph that leaves the model's alone."""
+    import tensorflow as tf
+
+    from codesign.core.layers import custom_objects
+
+    with tf.keras.utils.custom_object_scope(custom_objects()):
+        for layer in layers:
+            clone = layer.__class__.from_config(layer.get_config())
+            x = clone(x)
+            clone.set_weights(layer.get_weights())
+    return x
+
+
+def _after(model, name: str) -> list:
+    names = [layer.name for layer in model.layers]
+    return model.layers[names.index(name) + 1:]
+
+
+def decoder(model, spec: ModelSpec):
+    """The offline half: latent code -> reconstruction (the layers after the latent, or after a VAE's sampling)."""
+    import tensorflow as tf
+
+    z = tf.keras.Input((spec.latent,), name="latent_code")
+    return tf.keras.Model(z, _replay(_after(model, "sampling" if isinstance(spec, VAE) else _code_layer(spec)), z),
+                          name="decoder")
+
+
+def mean_reconstruction(model, spec: ModelSpec):
+    """The autoencoder as one chain, input -> reconstruction; a VAE decodes z_mean (its inference output).
+
+    hls4ml converts chains: a VAE's sampling layer and z_log_var branch have no place in firmware.
+    """
+    import tensorflow as tf
+
+    if not isinstance(spec, VAE):
+        return model
+    enc = encoder(model, spec)
+    return tf.keras.Model(enc.input, _replay(_after(model, "sampling"), enc.output), name="vae_mean")
 
 
 def _lstm(units: int, name: str, spec: LSTMAE, return_sequences: bool):

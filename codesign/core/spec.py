@@ -87,6 +87,10 @@ class _Common(Frozen):
         return self
 
 
+CODE_DESCRIPTION = ("QKeras format of the latent code (quantized_bits after the latent layer, trained with it): "
+                    "what a compression ships per latent value; None = the firmware's derived type")
+
+
 class DenseAE(_Common):
     """Dense autoencoder: encoder widths, latent size, decoder (mirror of the encoder by default)."""
 
@@ -94,6 +98,7 @@ class DenseAE(_Common):
     encoder: tuple[int, ...] = (32, 16)
     latent: int = Field(3, ge=1)
     decoder: tuple[int, ...] | None = None
+    code: FixedPoint | None = Field(None, description=CODE_DESCRIPTION)
 
     @property
     def decoder_widths(self) -> tuple[int, ...]:
@@ -108,6 +113,7 @@ class VAE(_Common):
     latent: int = Field(3, ge=1)
     decoder: tuple[int, ...] | None = None
     beta: float = Field(1.0, ge=0.0, description="weight of the KL term in the loss")
+    code: FixedPoint | None = Field(None, description=CODE_DESCRIPTION + " (of z_mean)")
     score: Literal["kl", "radius", "mse"] = "kl"
 
     @property

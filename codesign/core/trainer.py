@@ -49,8 +49,11 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
 
 
 def fit(model, x, y, x_val, y_val, training: Training, pruning: Pruning | None = None, seed: int = 0,
-        verbose: int = 0) -> Fitted:
-    """Train `model` (pruning it when `pruning` is set) and return the stripped result."""
+        verbose: int = 0, tensorboard: str | None = None) -> Fitted:
+    """Train `model` (pruning it when `pruning` is set) and return the stripped result.
+
+    `tensorboard`: a directory for TensorBoard logs of the losses (and a VAE's KL term) per epoch.
+    """
     import tensorflow as tf
 
     seed_everything(seed)
@@ -66,6 +69,9 @@ def fit(model, x, y, x_val, y_val, training: Training, pruning: Pruning | None =
                                          min_delta=training.min_delta, restore_best_weights=True,
                                          start_from_epoch=pruning.end_epoch if pruning else 0),
     ]
+    if tensorboard:
+        callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=str(tensorboard), histogram_freq=0,
+                                                        write_graph=False, profile_batch=0))
     if pruning is not None:
         if pruning.end_epoch >= training.epochs:
             raise CodesignError(f"pruning.end_epoch ({pruning.end_epoch}) must be below training.epochs "

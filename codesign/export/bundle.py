@@ -78,7 +78,7 @@ def parse_filter(text: str) -> list[tuple[str, str, float]]:
 
 
 def select(view: StudyView, trial: int | None, best: str | None) -> dict:
-    """The record to export: trial N, or the highest objective TPR among complete trials meeting the filter."""
+    """The record to export: trial N, or the best figure of merit among complete trials meeting the filter."""
     if (trial is None) == (best is None):
         raise ConfigError("give exactly one of --trial N or --best 'luts<=20000'")
     if trial is not None:
@@ -91,8 +91,8 @@ def select(view: StudyView, trial: int | None, best: str | None) -> dict:
         hint = (f"; the smallest {limits[0][0]} is trial {closest['number']} with "
                 f"{float(closest['estimate'][limits[0][0]]):,.0f}") if closest else ""
         raise StudyError(f"--best {best!r}: none of the {len(view.complete)} complete trials meets it{hint}")
-    resource = view.settings.resource
-    return max(ok, key=lambda r: (r["tpr"], -float(r["estimate"][resource]), -r["number"]))
+    resource, merit = view.settings.resource, view.settings.merit
+    return max(ok, key=lambda r: (merit.goodness(r), -float(r["estimate"][resource]), -r["number"]))
 
 
 # ---------------------------------------------------------------- writing
@@ -245,6 +245,10 @@ def _write(view: StudyView, record: dict, fw_dir: Path, out: Path, n_background:
                                   "meaning": "out = in * scale + bias, integers in the given fixed-point types"}
     _json(model_dir / "preprocessing.json", constants)
 
+    names = list(data.input_names) if len(data.input_names) == n_in else [f"x{i}" for i in range(n_in)]
+    if view.settings.merit.key != "tpr":  # a compression: the outputs are the latent code, decoded offline
+        _compression_manifest(out, view, record, fw, hls, top, ports, groups, labels, graph_file, model_note, names)
+        return
     # thresholds at trigger rates, on the full background test set (the emulator is bit-exact)
     background = fw.score(np.asarray(data.x_test))
     signal_scores = {k: fw.score(np.asarray(v)) for k, v in data.signals.items()}
@@ -258,9 +262,57 @@ def _write(view: StudyView, record: dict, fw_dir: Path, out: Path, n_background:
                            "threshold_raw": int(round(thr * 2 ** out_t.frac)), "n_background_above": above,
                            "n_background": len(background), "rule": "trigger when score > threshold",
                            "tpr": {k: metrics.tpr_at_threshold(s, thr) for k, s in signal_scores.items()}})
-    names = list(data.input_names) if len(data.input_names) == n_in else [f"x{i}" for i in range(n_in)]
-    formats = fw.units.formats()
     manifest = {
+        **_common_manifest(view, record, fw, hls, top, ports, graph_file, model_note, names),
+        "score": {"port_type": str(out_t), "width": out_t.width, "fraction_bits": out_t.frac,
+                  "meaning": "sum of squared reconstruction errors of the " + (
+                      "standardised inputs" if "preprocess" in constants else "physical inputs") + ", saturating"},
+        "fpr": next(iter(record["scores"].values()))["fpr"],
+        "thresholds": thresholds,
+        "scores": record["scores"], "tpr": record["tpr"], "tpr_error": record["tpr_error"], "auc": record["auc"],
+        "vectors": _vectors_entry(groups, labels),
+    }
+    _json(out / "manifest.json", manifest)
+    _readme(out, manifest, view)
+
+
+def _vectors_entry(groups, labels) -> dict:
+    return {"n": len(labels), "groups": {name: len(x) for name, x in groups},
+            "files": ["vectors/inputs.txt", "vectors/expected.txt", "vectors/labels.txt"],
+            "format": "one event per line; inputs as signed port integers, outputs as the unsigned bit "
+                      "pattern of the output port(s)"}
+
+
+def _compression_manifest(out: Path, view: StudyView, record: dict, fw, hls: Path, top: str, ports, groups,
+                          labels, graph_file, model_note: str, names: list[str]) -> None:
+    """A compression encoder's bundle: the latent code is the output; the decoder (Keras h5) unpacks it offline."""
+    out_t = fw.output_types[0]
+    decoder = fw.directory / "decoder.h5"
+    decoding = fw.directory / "decoder.json"
+    if decoder.is_file() and decoding.is_file():
+        shutil.copyfile(decoder, out / "model" / "decoder.h5")
+        shutil.copyfile(decoding, out / "model" / "decoder.json")
+    manifest = {
+        **_common_manifest(view, record, fw, hls, top, ports, graph_file, model_note, names),
+        "code": {"port_type": str(out_t), "width": out_t.width, "fraction_bits": out_t.frac,
+                 "values": int(ports[-1][2]),
+                 "bits_per_event": int(ports[-1][2]) * out_t.width,
+                 "meaning": "the latent code the front-end ships; decode offline with model/decoder.h5 "
+                            "(inputs: code values as floats = port integer / 2^fraction_bits) and undo the "
+                            "standardisation and representation in model/decoder.json"},
+        "rms": record["rms"], "rms_error": record["rms_error"], "residuals": record["residuals"],
+        "decoder": "model/decoder.h5" if (out / "model" / "decoder.h5").is_file() else None,
+        "vectors": _vectors_entry(groups, labels),
+    }
+    _json(out / "manifest.json", manifest)
+    _readme(out, manifest, view)
+
+
+def _common_manifest(view: StudyView, record: dict, fw, hls: Path, top: str, ports, graph_file, model_note: str,
+                     names: list[str]) -> dict:
+    """What every bundle's manifest says: the trial, hashes, ports and inputs, estimate, versions, study."""
+    in_t = fw.units.type
+    return {
         "trial": record["number"], "params": record["params"], "architecture": view.describe(record["params"]),
         "run_dir": str(view.run_dir.resolve().name), "firmware_key": fw.key,
         "model": model_note,
@@ -271,13 +323,7 @@ def _write(view: StudyView, record: dict, fw_dir: Path, out: Path, n_background:
         "inputs": [{"index": i, "name": names[i], "port_type": str(in_t), "bits": [i * in_t.width,
                     (i + 1) * in_t.width - 1], "unit_exponent": int(e), "physical_format": str(f),
                     "meaning": f"port value = floor(x / 2^{int(e)}), saturating"}
-                   for i, (e, f) in enumerate(zip(fw.units.exponents, formats))],
-        "score": {"port_type": str(out_t), "width": out_t.width, "fraction_bits": out_t.frac,
-                  "meaning": "sum of squared reconstruction errors of the " + (
-                      "standardised inputs" if "preprocess" in constants else "physical inputs") + ", saturating"},
-        "fpr": next(iter(record["scores"].values()))["fpr"],
-        "thresholds": thresholds,
-        "scores": record["scores"], "tpr": record["tpr"], "tpr_error": record["tpr_error"], "auc": record["auc"],
+                   for i, (e, f) in enumerate(zip(fw.units.exponents, fw.units.formats()))],
         "estimate": record["estimate"], "bit_exact_in_search": record.get("bit_exact"),
         "layers": fw.info.get("precisions", []), "target": {"part": fw.info["part"],
                                                              "clock_period_ns": fw.info["clock_period_ns"],
@@ -285,13 +331,7 @@ def _write(view: StudyView, record: dict, fw_dir: Path, out: Path, n_background:
         "firmware_options": fw.info.get("options"), "versions": fw.info.get("versions"),
         "study": {"seed": view.settings.seed, "task": view.settings.task, "target": view.settings.target,
                   "budget": view.settings.budget.limits(), "provenance": view.provenance},
-        "vectors": {"n": len(labels), "groups": {name: len(x) for name, x in groups},
-                    "files": ["vectors/inputs.txt", "vectors/expected.txt", "vectors/labels.txt"],
-                    "format": "one event per line; inputs as signed port integers, outputs as the unsigned bit "
-                              "pattern of the output port"},
     }
-    _json(out / "manifest.json", manifest)
-    _readme(out, manifest, view)
 
 
 def _graph_file(view: StudyView, record: dict, fw, work: Path) -> tuple[Path | None, str]:

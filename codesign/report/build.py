@@ -20,15 +20,16 @@ import numpy as np
 from codesign import provenance
 from codesign.drawing import Drawing
 from codesign.errors import CodesignError, ConfigError
+from codesign.merit import Merit
 from codesign.outdir import staged
 from codesign.report import figures, tables
 from codesign.search.results import (
     Reference,
     StudyError,
     StudyView,
+    fpr_text,
     load,
     signal_label,
-    tpr_errors,
 )
 
 log = logging.getLogger("codesign")
@@ -61,6 +62,9 @@ def write(run_dir: str | Path, out: str | Path, formats=("html", "png", "pdf"),
     for ref in references:  # fail before drawing anything
         if ref.trial is not None:
             view.trial(ref.trial)
+        elif ref.merit_key != view.merit.key:
+            raise ConfigError(f"--reference {ref.label!r}: gives {ref.merit_key}=, but this {view.settings.task} "
+                              f"study's figure of merit is the {view.merit.name} ({view.merit.key}=X)")
     out = Path(out)
     _check_out(out, Path(run_dir))
     with staged(out) as tmp:
@@ -91,23 +95,30 @@ def _check_out(out: Path, run_dir: Path) -> None:
 
 
 def _points(view: StudyView, records: list[dict], front: set[int]) -> figures.Points:
+    columns = _columns(view.merit, records, view.signals)
     return figures.Points(np.array([r["number"] for r in records], dtype=int),
                           np.array([bool(r.get("feasible")) for r in records], dtype=bool),
                           np.array([r["number"] in front for r in records], dtype=bool),
-                          {k: np.asarray(v, dtype=float) for k, v in _columns(records, view.signals).items()})
+                          {k: np.asarray(v, dtype=float) for k, v in columns.items()})
 
 
-def _columns(records: list[dict], signals: list[str]) -> dict[str, list[float]]:
-    """The plotted columns: estimated resources and latency, and tpr/lo/hi/floor per signal ('' = objective)."""
+def _floor(entry: dict) -> float:
+    """Where a zero is drawn on the log axis: an efficiency's one signal event; an RMS is never zero (tiny)."""
+    return 1.0 / entry["n_signal"] if "n_signal" in entry else figures.TINY
+
+
+def _columns(merit: Merit, records: list[dict], signals: list[str]) -> dict[str, list[float]]:
+    """The plotted columns: estimated resources and latency, and y/lo/hi/floor per signal or variable
+    ('' = the objective)."""
     cols = {k: [float(r["estimate"][k]) for r in records] for k in ("lut", "dsp", "ff", "latency_ns")}
     for r in records:
-        n_min = min(s["n_signal"] for s in r["scores"].values())
-        values = {"": (r["tpr"], r["tpr_error"], r["tpr_error"], 1.0 / n_min)}
+        parts = merit.components(r)
+        err = merit.error(r)
+        values = {"": (merit.value(r), err, err, max((_floor(e) for e in parts.values()), default=figures.TINY))}
         for sig in signals:
-            s = r["scores"][sig]
-            values[sig] = (s["tpr"], *tpr_errors(s), 1.0 / s["n_signal"])
-        for sig, (t, lo, hi, floor) in values.items():
-            for name, v in (("tpr", t), ("lo", lo), ("hi", hi), ("floor", floor)):
+            values[sig] = (*merit.component(parts[sig]), _floor(parts[sig]))
+        for sig, (y, lo, hi, floor) in values.items():
+            for name, v in (("y", y), ("lo", lo), ("hi", hi), ("floor", floor)):
                 cols.setdefault(f"{name}/{sig}", []).append(float(v))
     return cols
 
@@ -116,7 +127,7 @@ def _markers(view: StudyView, baseline: dict | None, references: list[Reference]
     out = []
 
     def of_record(r: dict) -> dict[str, float]:
-        return {**{k: v[0] for k, v in _columns([r], view.signals).items()}, "trial": r["number"]}
+        return {**{k: v[0] for k, v in _columns(view.merit, [r], view.signals).items()}, "trial": r["number"]}
 
     if baseline is not None:
         out.append(figures.Marker(f"baseline (trial {baseline['number']})", of_record(baseline), "baseline"))
@@ -125,25 +136,26 @@ def _markers(view: StudyView, baseline: dict | None, references: list[Reference]
             out.append(figures.Marker(ref.label, of_record(view.trial(ref.trial))))
         else:
             v = dict(ref.values)
-            tpr, err = v.pop("tpr"), v.pop("tpr_error", 0.0)
-            out.append(figures.Marker(ref.label, {**v, "tpr/": tpr, "lo/": err, "hi/": err, "floor/": 1e-6}))
+            y, err = v.pop(view.merit.key), v.pop(f"{view.merit.key}_error", 0.0)
+            out.append(figures.Marker(ref.label, {**v, "y/": y, "lo/": err, "hi/": err, "floor/": 1e-6}))
     return out
 
 
 def _importances(view: StudyView, records: list[dict]) -> tuple[dict[str, dict[str, float]], str]:
-    """fANOVA importances of log10 TPR and log10 resource (Optuna's evaluator on the finished trials)."""
+    """fANOVA importances of log10 merit (TPR, RMS) and log10 resource (Optuna's evaluator on the finished trials)."""
     if len(records) < 5:
         return {}, f"needs at least 5 complete trials, the study has {len(records)}"
     import optuna
 
+    merit = view.merit
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(directions=["maximize", "minimize"])
+    study = optuna.create_study(directions=[merit.direction, "minimize"])
     for r in records:
         dists = view.space.distributions(int(r["params"].get("depth", 0)))
         try:
             study.add_trial(optuna.trial.create_trial(
                 params=r["params"], distributions={k: dists[k] for k in r["params"]},
-                values=[float(np.log10(max(r["tpr"], 1e-7))),
+                values=[float(np.log10(max(merit.value(r), 1e-7))),
                         float(np.log10(max(float(r["estimate"][view.settings.resource]), 1.0)))]))
         except (KeyError, ValueError) as exc:
             return {}, f"trial {r['number']} does not fit the study's space ({exc})"
@@ -151,7 +163,7 @@ def _importances(view: StudyView, records: list[dict]) -> tuple[dict[str, dict[s
     evaluator = optuna.importance.FanovaImportanceEvaluator(seed=view.settings.seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for i, name in enumerate(["log10 TPR", f"log10 {view.settings.resource.upper()}"]):
+        for i, name in enumerate([f"log10 {merit.name}", f"log10 {view.settings.resource.upper()}"]):
             try:
                 out[name] = optuna.importance.get_param_importances(study, evaluator=evaluator,
                                                                     target=lambda t, i=i: t.values[i])
@@ -165,6 +177,29 @@ def _draw(name: str, args: tuple) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class _Labels:
+    """The merit's axis labels: signal efficiency at the FPR, or residual RMS."""
+
+    pareto: str  # y of the objective's Pareto plots
+    history: str
+    slices: str
+    panels: list[tuple[str, str, str]]  # per signal / variable: (name, panel title, y label)
+
+    @classmethod
+    def of(cls, view: StudyView, fpr: float) -> "_Labels":
+        s, merit = view.settings, view.merit
+        titles = [(sig, signal_label(sig, tex=True)) for sig in view.signals]
+        if merit.per == "scores":
+            objective = "average" if s.tpr == "average" else signal_label(s.tpr, tex=True)
+            return cls(f"{objective} {merit.label} at FPR {fpr_text(fpr)}", f"{objective} efficiency at FPR",
+                       f"{objective} {merit.name}", [(n, t, f"efficiency at FPR {fpr_text(fpr)}") for n, t in titles])
+        kinds = {sig: e.get("kind", "") for r in view.complete[:1] for sig, e in merit.components(r).items()}
+        objective = f"mean {merit.label} (firmware)"
+        return cls(objective, objective, f"mean {merit.label}",
+                   [(n, t, f"{t} {merit.label} ({kinds.get(n) or 'residual'})") for n, t in titles])
+
+
+@dataclass(frozen=True)
 class _Context:
     """What every figure of one report shares."""
 
@@ -173,14 +208,21 @@ class _Context:
     formats: tuple[str, ...]  # figure formats: png and/or pdf
     fpr: float
     right: str  # the label above each plot's right edge
-    objective: str
-    signals: list[tuple[str, str]]  # (name, mathtext label)
+    labels: _Labels
+    signals: list[tuple[str, str]]  # (name, mathtext label): signals or variables
     front: set[int]
     baseline: dict | None
 
     @property
+    def merit(self) -> Merit:
+        return self.view.merit
+
+    @property
     def floor(self) -> float:
-        """One signal event: where a zero efficiency is drawn (as an upper limit)."""
+        """Where zeros, pruned and failed trials are drawn: one signal event for an efficiency; half the best
+        RMS (never zero) for a residual RMS."""
+        if self.merit.per != "scores":
+            return 0.5 * min((self.merit.value(r) for r in self.view.complete), default=1e-2)
         n = [min(sc["n_signal"] for sc in r["scores"].values()) for r in self.view.complete]
         return 1.0 / max(n, default=1e5)
 
@@ -191,46 +233,48 @@ def _pareto_figures(d: Drawing, c: _Context, references: list[Reference]) -> Non
     markers = _markers(c.view, c.baseline, references)
     budget = s.budget.limits()
     resource_axis = {"lut": "lut", "dsp": "dsp"}.get(s.resource, "")
+    maximize = c.merit.direction == "maximize"
     for axis in figures.AXES:
-        d.draw(f"pareto_signals_{axis}", "pareto_signals", points, c.signals, axis, budget, markers, c.fpr, c.right,
+        d.draw(f"pareto_signals_{axis}", "pareto_signals", points, c.labels.panels, axis, budget, markers, c.right,
                resource_axis, c.img, c.formats)
-        d.draw(f"pareto_{axis}", "pareto", points, axis, budget, markers, c.fpr, c.right, c.objective,
-               resource_axis, c.img, c.formats)
+        d.draw(f"pareto_{axis}", "pareto", points, axis, budget, markers, c.labels.pareto, c.right, resource_axis,
+               maximize, c.img, c.formats)
 
 
 def _insight_figures(d: Drawing, c: _Context) -> str:
     """History, parallel coordinates, slices and importances; returns why importances are missing, if they are."""
-    s, complete = c.view.settings, c.view.complete
+    s, complete, merit = c.view.settings, c.view.complete, c.merit
+    maximize = merit.direction == "maximize"
     numbers: dict[str, list[int]] = {}
-    tprs: dict[str, list[float]] = {}
-    best_n, best_t, best = [], [], -1.0
+    values: dict[str, list[float]] = {}
+    best_n, best_y, best = [], [], -np.inf  # best within budget so far, as merit.goodness (larger is better)
     for r in c.view.records:
         if "reused_from" in r:
             continue
         kind = r["status"]
         if kind == "complete":
             kind = "front" if r["number"] in c.front else "feasible" if r.get("feasible") else "infeasible"
-            tprs.setdefault(kind, []).append(r["tpr"])
-            if r.get("feasible") and r["tpr"] > best:
-                best = r["tpr"]
+            values.setdefault(kind, []).append(merit.value(r))
+            if r.get("feasible") and merit.goodness(r) > best:
+                best = merit.goodness(r)
                 best_n.append(r["number"])
-                best_t.append(best)
+                best_y.append(merit.value(r))
         numbers.setdefault(kind, []).append(r["number"])
     d.draw("history", "history", {k: np.array(v) for k, v in numbers.items()},
-           {k: np.array(v) for k, v in tprs.items()}, (np.array(best_n), np.array(best_t)), c.floor, c.objective,
-           c.right, c.img, c.formats)
+           {k: np.array(v) for k, v in values.items()}, (np.array(best_n), np.array(best_y)), c.floor,
+           c.labels.history, maximize, c.right, c.img, c.formats)
     if len(complete) >= 2:
         names = c.view.space.param_names(max(int(r["params"].get("depth", 0)) for r in complete))
         params = {n: [r["params"].get(n) for r in complete] for n in names}
         params = {n: v for n, v in params.items() if len({str(x) for x in v if x is not None}) > 1}  # varied only
         resource = np.array([float(r["estimate"][s.resource]) for r in complete])
-        tpr = np.array([r["tpr"] for r in complete])
+        y = np.array([merit.value(r) for r in complete])
         front = np.array([r["number"] in c.front for r in complete], dtype=bool)
         if params:
-            d.draw("slices", "slices", params, tpr, resource, front, c.floor, c.objective,
+            d.draw("slices", "slices", params, y, resource, front, c.floor, c.labels.slices,
                    f"{s.resource.upper()} (estimated)", c.right, c.img, c.formats)
-            d.draw("parallel", "parallel", params, {"TPR": tpr, s.resource.upper(): resource}, front, c.right, c.img,
-                   c.formats)
+            d.draw("parallel", "parallel", params, {merit.name: y, s.resource.upper(): resource}, front, c.right,
+                   c.img, c.formats)
     importances, note = _importances(c.view, complete)  # while the workers draw
     if importances:
         d.draw("importance", "importance", importances, c.right, c.img, c.formats)
@@ -238,16 +282,27 @@ def _insight_figures(d: Drawing, c: _Context) -> str:
 
 
 def _candidate_figures(d: Drawing, c: _Context, r: dict) -> None:
-    """ROC and score distributions of one candidate (none for a record written before curves were kept)."""
-    if "curves" not in r:
-        return
+    """What one candidate's record holds: ROC and score distributions of an anomaly detector, residual
+    distributions and correlations of a compression (none for a record written before they were kept)."""
     n = r["number"]
-    base = c.baseline if c.baseline is not None and c.baseline["number"] != n and "curves" in c.baseline else None
     right = f"trial {n}, {c.view.settings.target}"
-    d.draw(f"trial {n}/roc", "roc", r["curves"], r["scores"], c.signals, c.fpr, right, c.img, f"roc_{n:05d}",
-           c.formats, base)
-    d.draw(f"trial {n}/scores", "score_distributions", r["curves"], r["scores"], c.signals, c.fpr, right, c.img,
-           f"scores_{n:05d}", c.formats)
+
+    def baseline(key: str) -> dict | None:  # overlaid where it is another trial that has the same figure
+        b = c.baseline
+        return b if b is not None and b["number"] != n and key in b else None
+
+    if "curves" in r:
+        d.draw(f"trial {n}/roc", "roc", r["curves"], r["scores"], c.signals, c.fpr, right, c.img, f"roc_{n:05d}",
+               c.formats, baseline("curves"))
+        d.draw(f"trial {n}/scores", "score_distributions", r["curves"], r["scores"], c.signals, c.fpr, right, c.img,
+               f"scores_{n:05d}", c.formats)
+    if "histograms" in r:
+        d.draw(f"trial {n}/residuals", "residual_histograms", r["histograms"], r["residuals"], c.signals, right,
+               c.img, f"residuals_{n:05d}", c.formats, baseline("histograms"))
+    if "correlations" in r:
+        labels = [signal_label(v, tex=True) for v in r["correlations"]["names"]]
+        d.draw(f"trial {n}/correlations", "residual_correlations", r["correlations"]["matrix"], labels, right,
+               c.img, f"correlations_{n:05d}", c.formats)
 
 
 def _write(view: StudyView, tmp: Path, formats: tuple[str, ...], references: list[Reference]) -> dict:
@@ -256,11 +311,10 @@ def _write(view: StudyView, tmp: Path, formats: tuple[str, ...], references: lis
     s = view.settings
     front = view.front()
     baseline = view.baseline()
+    fpr = float(s.base_config.get("metrics", {}).get("fpr", 1e-5))  # an anomaly study's operating point
     c = _Context(view=view, img=tmp / "img",
                  formats=tuple(f for f in ("png", "pdf") if f in formats or (f == "png" and "html" in formats)),
-                 fpr=float(s.base_config.get("metrics", {}).get("fpr", 1e-5)),
-                 right=f"{s.target}, {len(view.records)} trials",
-                 objective="average" if s.tpr == "average" else signal_label(s.tpr, tex=True),
+                 fpr=fpr, right=f"{s.target}, {len(view.records)} trials", labels=_Labels.of(view, fpr),
                  signals=[(sig, signal_label(sig, tex=True)) for sig in view.signals],
                  front={r["number"] for r in front}, baseline=baseline)
     try:

@@ -1,9 +1,11 @@
-"""The report's figures, in HEP style (mplhep): Pareto fronts, ROC curves, score distributions, search insight.
+"""The report's figures, in HEP style (mplhep): Pareto fronts, ROC curves, score distributions, residual
+distributions and correlations, search insight.
 
-Each function takes plain data (a `Points` table, a trial record's curves), draws one figure
-and saves it in every requested format; nothing here reads files. Efficiencies are on log
-axes as trigger physicists plot them; an efficiency of zero (no signal event above the
-threshold) is drawn as an upper limit at one signal event, never dropped.
+Each function takes plain data (a `Points` table, a trial record's curves or histograms),
+draws one figure and saves it in every requested format; nothing here reads files. The
+figure of merit (an efficiency, or a compression's residual RMS) is on a log axis, as trigger
+physicists plot efficiencies; an efficiency of zero (no signal event above the threshold) is
+drawn as an upper limit at one signal event, never dropped. An RMS is never zero.
 """
 
 from __future__ import annotations
@@ -24,25 +26,27 @@ AXES = {  # x axis of a Pareto plot: (column, label, scale)
 BUDGET_KEYS = {"lut": "lut", "dsp": "dsp", "latency": "latency_ns"}
 COLORS = {"front": "#e42536", "feasible": "#5790fc", "infeasible": "#9c9ca1", "baseline": "black",
           "reference": "#2a9d3c"}
+TINY = 1e-9  # the floor of a merit that is never zero (an RMS): a positive number for the log axis, never reached
 
 
 @dataclass(frozen=True)
 class Points:
-    """One row per complete trial; TPR columns per signal ('' = the study's objective TPR)."""
+    """One row per complete trial; merit columns (TPR or RMS) per signal or variable ('' = the objective)."""
 
     number: np.ndarray
     feasible: np.ndarray
     front: np.ndarray
-    columns: dict[str, np.ndarray]  # lut, dsp, ff, latency_ns, tpr/<sig>, lo/<sig>, hi/<sig>, floor/<sig>
+    columns: dict[str, np.ndarray]  # lut, dsp, ff, latency_ns, y/<sig>, lo/<sig>, hi/<sig>, floor/<sig>
 
-    def tpr(self, signal: str = ""):
+    def y(self, signal: str = ""):
+        """(value, error down, error up, floor) of the merit of one signal or variable."""
         c = self.columns
-        return c[f"tpr/{signal}"], c[f"lo/{signal}"], c[f"hi/{signal}"], c[f"floor/{signal}"]
+        return c[f"y/{signal}"], c[f"lo/{signal}"], c[f"hi/{signal}"], c[f"floor/{signal}"]
 
 
 @dataclass(frozen=True)
 class Marker:
-    """A marked design: the baseline or a reference (x columns and TPRs as for `Points`)."""
+    """A marked design: the baseline or a reference (x columns and merit columns as for `Points`)."""
 
     label: str
     values: dict[str, float]
@@ -84,8 +88,8 @@ def save(fig, out_dir: Path, name: str, formats: tuple[str, ...]) -> dict[str, s
 # ---------------------------------------------------------------- Pareto plots
 
 
-def _efficiency(ax, x, y, lo, hi, floor, **kw):
-    """Points with asymmetric error bars; zeros as upper limits at the sample's one-event efficiency."""
+def _merit_points(ax, x, y, lo, hi, floor, **kw):
+    """Points with asymmetric error bars; zeros as upper limits at the floor (the one-event efficiency)."""
     zero = y <= 0
     label = kw.pop("label", None)
     if (~zero).any():
@@ -104,37 +108,37 @@ def _pareto_axes(ax, points: Points, axis: str, signal: str, budget: dict, marke
     x = points.columns[col]
     if scale == "symlog" and (x > 0).all():  # symlog only to show zeros (DSP-free designs)
         scale = "log"
-    y, lo, hi, floor = points.tpr(signal)
+    y, lo, hi, floor = points.y(signal)
     infeasible = ~points.feasible
     common = dict(linestyle="none", capsize=0, elinewidth=1)
-    _efficiency(ax, x[infeasible], y[infeasible], lo[infeasible], hi[infeasible], floor[infeasible], marker="o",
-                markersize=6, markerfacecolor="none", color=COLORS["infeasible"], alpha=0.7,
-                label="over budget", **common)
+    _merit_points(ax, x[infeasible], y[infeasible], lo[infeasible], hi[infeasible], floor[infeasible], marker="o",
+                  markersize=6, markerfacecolor="none", color=COLORS["infeasible"], alpha=0.7,
+                  label="over budget", **common)
     rest = points.feasible & ~points.front
-    _efficiency(ax, x[rest], y[rest], lo[rest], hi[rest], floor[rest], marker="o", markersize=7,
-                color=COLORS["feasible"], alpha=0.8, label="within budget", **common)
+    _merit_points(ax, x[rest], y[rest], lo[rest], hi[rest], floor[rest], marker="o", markersize=7,
+                  color=COLORS["feasible"], alpha=0.8, label="within budget", **common)
     front = points.front
     if front.any():
         order = np.argsort(x[front])
-        if connect:
+        if connect:  # best merit within x resources, either direction (a front sorted by x only improves)
             fx, fy = x[front][order], np.maximum(y[front][order], floor[front][order])
             ax.step(fx, fy, where="post", color=COLORS["front"], linewidth=1.5, alpha=0.6)
-        _efficiency(ax, x[front], y[front], lo[front], hi[front], floor[front], marker="*", markersize=16,
-                    color=COLORS["front"], label="Pareto front", zorder=5, **common)
+        _merit_points(ax, x[front], y[front], lo[front], hi[front], floor[front], marker="*", markersize=16,
+                      color=COLORS["front"], label="Pareto front", zorder=5, **common)
         if labels:
             for xi, yi, fl, n in zip(x[front], y[front], floor[front], points.number[front]):
                 ax.annotate(f"#{n}", (xi, max(yi, fl)), xytext=(6, 6), textcoords="offset points", fontsize=13,
                             color=COLORS["front"])
     for m in markers:
-        if col not in m.values or f"tpr/{signal}" not in m.values:
+        if col not in m.values or f"y/{signal}" not in m.values:
             continue
         v = m.values
         shape = "D" if m.kind == "baseline" else "s"
         face = COLORS[m.kind] if m.kind == "baseline" or "trial" in v else "none"
-        _efficiency(ax, np.array([v[col]]), np.array([v[f"tpr/{signal}"]]), np.array([v.get(f"lo/{signal}", 0.0)]),
-                    np.array([v.get(f"hi/{signal}", 0.0)]), np.array([v.get(f"floor/{signal}", 1e-5)]),
-                    marker=shape, markersize=10, color=COLORS[m.kind], markerfacecolor=face, label=m.label, zorder=6,
-                    **common)
+        _merit_points(ax, np.array([v[col]]), np.array([v[f"y/{signal}"]]), np.array([v.get(f"lo/{signal}", 0.0)]),
+                      np.array([v.get(f"hi/{signal}", 0.0)]), np.array([v.get(f"floor/{signal}", 1e-5)]),
+                      marker=shape, markersize=10, color=COLORS[m.kind], markerfacecolor=face, label=m.label, zorder=6,
+                      **common)
     limit = budget.get(BUDGET_KEYS[axis])
     if limit:
         ax.axvline(limit, color="0.3", linestyle="--", linewidth=1.5, label=f"budget ({limit:,.0f})")
@@ -155,28 +159,34 @@ def _pareto_axes(ax, points: Points, axis: str, signal: str, budget: dict, marke
     ax.set_xlabel(xlabel)
 
 
-def pareto(points: Points, axis: str, budget: dict, markers: list[Marker], fpr: float, right: str,
-           objective_label: str, resource_axis: str, out_dir: Path, formats) -> dict[str, str]:
+def pareto(points: Points, axis: str, budget: dict, markers: list[Marker], ylabel: str, right: str,
+           resource_axis: str, maximize: bool, out_dir: Path, formats) -> dict[str, str]:
     with style() as plt:
         fig, ax = plt.subplots(figsize=(10, 7.5))
         _pareto_axes(ax, points, axis, "", budget, markers, labels=True, connect=axis == resource_axis)
-        ax.set_ylabel(f"{objective_label} signal efficiency at FPR {fpr_text(fpr)}")
-        ax.legend(loc="lower right", frameon=True, framealpha=0.9)
+        ax.set_ylabel(ylabel)
+        ax.legend(loc=_corner(maximize), frameon=True, framealpha=0.9)
         _label(ax, right)
         return save(fig, out_dir, f"pareto_{axis}", formats)
 
 
-def pareto_signals(points: Points, signals: list[tuple[str, str]], axis: str, budget: dict, markers: list[Marker],
-                   fpr: float, right: str, resource_axis: str, out_dir: Path, formats) -> dict[str, str]:
-    ncol = 2 if len(signals) > 1 else 1
-    nrow = int(np.ceil(len(signals) / ncol))
+def _corner(maximize: bool) -> str:
+    """A corner the front never reaches: below it for an efficiency (rising with resources), above for an RMS."""
+    return "lower right" if maximize else "upper right"
+
+
+def pareto_signals(points: Points, panels: list[tuple[str, str, str]], axis: str, budget: dict,
+                   markers: list[Marker], right: str, resource_axis: str, out_dir: Path, formats) -> dict[str, str]:
+    """One panel per signal or variable; `panels` holds (name, title, y label)."""
+    ncol = 2 if len(panels) > 1 else 1
+    nrow = int(np.ceil(len(panels) / ncol))
     with style() as plt:
         fig, axes = plt.subplots(nrow, ncol, figsize=(8 * ncol, 6 * nrow), squeeze=False, sharex=True)
-        for ax, (name, tex) in zip(axes.flat, signals):
+        for ax, (name, title, ylabel) in zip(axes.flat, panels):
             _pareto_axes(ax, points, axis, name, budget, markers, labels=True, connect=axis == resource_axis)
-            ax.set_title(tex, fontsize=22, loc="right")
-            ax.set_ylabel(f"efficiency at FPR {fpr_text(fpr)}")
-        for ax in axes.flat[len(signals):]:
+            ax.set_title(title, fontsize=22, loc="right")
+            ax.set_ylabel(ylabel)
+        for ax in axes.flat[len(panels):]:
             ax.set_visible(False)
         handles, labels = axes.flat[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False,
@@ -256,19 +266,86 @@ def score_distributions(curves: dict, scores: dict, signals: list[tuple[str, str
         return save(fig, out_dir, name, formats)
 
 
+def residual_histograms(histograms: dict, residuals: dict, variables: list[tuple[str, str]], right: str,
+                        out_dir: Path, name: str, formats, baseline: dict | None = None) -> dict[str, str]:
+    """Residual distributions of a compression, one panel per variable (fraction of jets per bin, log);
+    the candidate solid with its RMS and 68 % half-width, the baseline dotted."""
+    import mplhep as hep
+
+    ncol = 2 if len(variables) > 1 else 1
+    nrow = int(np.ceil(len(variables) / ncol))
+
+    def fractions(h: dict) -> np.ndarray:
+        counts = np.asarray(h["counts"], dtype=float)
+        return counts / max(counts.sum() + h["underflow"] + h["overflow"], 1)
+
+    with style() as plt:
+        fig, axes = plt.subplots(nrow, ncol, figsize=(8 * ncol, 6 * nrow), squeeze=False)
+        color = plt.rcParams["axes.prop_cycle"].by_key()["color"][0]
+        for ax, (var, tex) in zip(axes.flat, variables):
+            e = residuals.get(var, {})
+            h = histograms.get(var)
+            if h is not None:
+                label = (f"RMS {e['rms']:.3g}, 68 % half-width {e['half_width_68']:.3g}" if e.get("n")
+                         else "no finite residual")
+                hep.histplot(fractions(h), np.asarray(h["edges"]), histtype="step", color=color, linewidth=2,
+                             label=label, ax=ax, flow=None)
+            if baseline is not None and var in baseline["histograms"]:
+                b = baseline["histograms"][var]
+                be = baseline.get("residuals", {}).get(var, {})
+                hep.histplot(fractions(b), np.asarray(b["edges"]), histtype="step", color="0.2", linewidth=1.5,
+                             linestyle=":", ax=ax, flow=None,
+                             label=f"baseline (trial {baseline['number']})"
+                                   + (f", RMS {be['rms']:.3g}" if "rms" in be else ""))
+            ax.axvline(0, color="0.6", linewidth=1)
+            ax.set_yscale("log")
+            ax.set_ylim(top=ax.get_ylim()[1] * 10)  # room for the legend above the peak
+            what = {"relative": ": (reco − orig) / orig", "absolute": ": reco − orig"}.get(e.get("kind"), "")
+            ax.set_xlabel(f"{tex} residual{what}", fontsize=18)
+            ax.set_ylabel("Fraction of jets per bin", fontsize=18)
+            ax.tick_params(labelsize=14)
+            ax.legend(loc="upper right", frameon=True, framealpha=0.9, fontsize=12)
+        for ax in axes.flat[len(variables):]:
+            ax.set_visible(False)
+        fig.suptitle(f"codesign Simulation — {right}", fontsize=20, x=0.5, y=1.0)
+        fig.tight_layout()
+        return save(fig, out_dir, name, formats)
+
+
+def residual_correlations(matrix: list[list[float]], labels: list[str], right: str, out_dir: Path, name: str,
+                          formats) -> dict[str, str]:
+    """Pearson correlations of the residuals between variables, each cell annotated (a compression that trades
+    one variable's error for another's shows up off the diagonal)."""
+    m = np.asarray(matrix, dtype=float)
+    with style() as plt:
+        fig, ax = plt.subplots(figsize=(8.5, 7.5))
+        image = ax.imshow(m, cmap="RdBu_r", vmin=-1, vmax=1)
+        for i in range(m.shape[0]):
+            for j in range(m.shape[1]):
+                ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=16,
+                        color="white" if abs(m[i, j]) > 0.6 else "black")
+        ax.set_xticks(range(len(labels)), labels)
+        ax.set_yticks(range(len(labels)), labels)
+        ax.minorticks_off()
+        ax.tick_params(length=0)
+        fig.colorbar(image, ax=ax, pad=0.02, label="correlation of residuals")
+        _label(ax, right)
+        return save(fig, out_dir, name, formats)
+
+
 # ---------------------------------------------------------------- search insight
 
 
-def history(numbers: dict[str, np.ndarray], tpr: dict[str, np.ndarray], best: tuple[np.ndarray, np.ndarray],
-            floor: float, objective_label: str, right: str, out_dir: Path, formats) -> dict[str, str]:
-    """Objective TPR per trial in the order they finished; pruned and failed trials as ticks on the floor."""
+def history(numbers: dict[str, np.ndarray], values: dict[str, np.ndarray], best: tuple[np.ndarray, np.ndarray],
+            floor: float, ylabel: str, maximize: bool, right: str, out_dir: Path, formats) -> dict[str, str]:
+    """The objective per trial in the order they finished; pruned and failed trials as ticks on the floor."""
     with style() as plt:
         fig, ax = plt.subplots(figsize=(12, 6.5))
         style_of = {"infeasible": dict(marker="o", markerfacecolor="none", color=COLORS["infeasible"]),
                     "feasible": dict(marker="o", color=COLORS["feasible"]),
                     "front": dict(marker="*", markersize=16, color=COLORS["front"])}
         for kind, kw in style_of.items():
-            n, y = numbers.get(kind, np.array([])), tpr.get(kind, np.array([]))
+            n, y = numbers.get(kind, np.array([])), values.get(kind, np.array([]))
             if n.size:
                 ax.plot(n, np.maximum(y, floor), linestyle="none", label={"front": "Pareto front"}.get(
                     kind, "within budget" if kind == "feasible" else "over budget"), **{"markersize": 8, **kw})
@@ -282,8 +359,8 @@ def history(numbers: dict[str, np.ndarray], tpr: dict[str, np.ndarray], best: tu
                         label=f"{kind} ({n.size})")
         ax.set_yscale("log")
         ax.set_xlabel("Trial")
-        ax.set_ylabel(f"{objective_label} efficiency at FPR")
-        ax.legend(loc="lower right", frameon=True, framealpha=0.9, ncol=2)
+        ax.set_ylabel(ylabel)
+        ax.legend(loc=_corner(maximize), frameon=True, framealpha=0.9, ncol=2)
         _label(ax, right)
         return save(fig, out_dir, "history", formats)
 
@@ -363,9 +440,9 @@ def parallel(params: dict[str, list], objectives: dict[str, np.ndarray], front: 
         return save(fig, out_dir, "parallel", formats)
 
 
-def slices(params: dict[str, list], tpr: np.ndarray, resource: np.ndarray, front: np.ndarray, floor: float,
-           objective_label: str, resource_label: str, right: str, out_dir: Path, formats) -> dict[str, str]:
-    """Objective TPR against each parameter, coloured by the resource (log)."""
+def slices(params: dict[str, list], y: np.ndarray, resource: np.ndarray, front: np.ndarray, floor: float,
+           ylabel: str, resource_label: str, right: str, out_dir: Path, formats) -> dict[str, str]:
+    """The objective against each parameter, coloured by the resource (log)."""
     from matplotlib.colors import LogNorm
 
     names = list(params)
@@ -378,10 +455,10 @@ def slices(params: dict[str, list], tpr: np.ndarray, resource: np.ndarray, front
         for ax, name in zip(axes.flat, names):
             v, cats = _encode(params[name])
             ok = np.isfinite(v)
-            sc = ax.scatter(v[ok], np.maximum(tpr[ok], floor), c=np.maximum(resource[ok], 1), cmap="viridis",
+            sc = ax.scatter(v[ok], np.maximum(y[ok], floor), c=np.maximum(resource[ok], 1), cmap="viridis",
                             norm=norm, s=30, alpha=0.85)
             f = ok & front
-            ax.scatter(v[f], np.maximum(tpr[f], floor), marker="*", s=220, facecolor="none",
+            ax.scatter(v[f], np.maximum(y[f], floor), marker="*", s=220, facecolor="none",
                        edgecolor=COLORS["front"], linewidth=1.5)
             ax.set_yscale("log")
             ax.set_xlabel(name, fontsize=15)
@@ -389,7 +466,7 @@ def slices(params: dict[str, list], tpr: np.ndarray, resource: np.ndarray, front
             if cats:
                 ax.set_xticks(range(len(cats)), cats, fontsize=12)
         for ax in axes[:, 0]:
-            ax.set_ylabel(f"{objective_label} TPR", fontsize=15)
+            ax.set_ylabel(ylabel, fontsize=15)
         for ax in axes.flat[len(names):]:
             ax.set_visible(False)
         fig.suptitle(f"codesign Simulation — {right}", fontsize=18)

@@ -18,24 +18,29 @@ def page_name(number: int) -> str:
     return f"trial-{number:05d}.html"
 
 
-def _env():
+def _env(view: StudyView):
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(sci=sci, signal=signal_label, page=page_name,
                        num=lambda v, d=0: "–" if v is None else f"{v:,.{d}f}",
-                       pct=lambda v, d=1: "–" if v is None else f"{100 * v:.{d}f} %")
+                       pct=lambda v, d=1: "–" if v is None else f"{100 * v:.{d}f} %",
+                       merit=lambda r: sci(view.merit.value(r), view.merit.error(r)))  # a record's, with its error
     return env
 
 
 def write(out: Path, view: StudyView, *, front, rows, pages, figs, candidate_figs, baseline,
           references: list[Reference], importance_note: str, part: str, resources, fpr: float) -> None:
-    env = _env()
+    env = _env(view)
     css = (TEMPLATES / "report.css").read_text()
     counts = view.counts()
-    common = dict(css=css, view=view, s=view.settings, part=part, resources=resources, fpr=fpr_text(fpr), counts=counts,
-                  signals=view.signals, baseline=baseline, pages=pages)
+    merit, s = view.merit, view.settings
+    efficiency = merit.per == "scores"  # an anomaly study's pages; otherwise a compression's (residual RMS)
+    objective = f"{s.tpr} TPR at FPR {fpr_text(fpr)}" if efficiency else f"mean {merit.name}"
+    common = dict(css=css, view=view, s=s, part=part, resources=resources, fpr=fpr_text(fpr), counts=counts,
+                  signals=view.signals, baseline=baseline, pages=pages, merit=merit, efficiency=efficiency,
+                  objective=objective)
     feasible_numbers = {r["number"] for r in front}
     trials = [{"r": r, "front": r["number"] in feasible_numbers} for r in view.records]
     (out / "index.html").write_text(env.get_template("index.html").render(

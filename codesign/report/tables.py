@@ -8,15 +8,22 @@ from codesign.search.results import StudyView, fpr_text, signal_label
 
 
 def front_rows(view: StudyView, records: list[dict]) -> list[dict]:
-    """One flat row per candidate: numbers, not strings (the CSV); formatting happens per output."""
-    rows = []
+    """One flat row per candidate: numbers, not strings (the CSV); formatting happens per output.
+
+    The merit's columns: tpr (with the AUC) and tpr_<signal> for an anomaly study, rms and
+    rms_<variable> for a compression, each component with its 68 % interval (_low, _high).
+    """
+    merit, rows = view.merit, []
+    key = merit.key
     for r in records:
         est = r["estimate"]
-        row = {"trial": r["number"], "architecture": view.describe(r["params"]), "tpr": r["tpr"],
-               "tpr_error": r["tpr_error"], "auc": r["auc"]}
-        for sig, s in r["scores"].items():
-            row[f"tpr_{sig}"] = s["tpr"]
-            row[f"tpr_{sig}_low"], row[f"tpr_{sig}_high"] = s["tpr_interval"]
+        row = {"trial": r["number"], "architecture": view.describe(r["params"]), key: merit.value(r),
+               f"{key}_error": merit.error(r)}
+        if _has_auc(view):
+            row["auc"] = r["auc"]
+        for sig, entry in merit.components(r).items():
+            row[f"{key}_{sig}"] = entry[key]
+            row[f"{key}_{sig}_low"], row[f"{key}_{sig}_high"] = entry.get(f"{key}_interval", (entry[key],) * 2)
         row.update({k: est[k] for k in ("lut", "ff", "dsp", "bram18", "latency_cycles", "latency_ns", "ii")})
         row["method"] = est["method"]
         row["bit_exact"] = (r.get("bit_exact") or {}).get("fraction")
@@ -40,33 +47,43 @@ def sci(value: float, error: float | None = None, tex: bool = False) -> str:
     return f"$({m:.2f} \\pm {e:.2f})\\times 10^{{{exp}}}$" if tex else f"({m:.2f} ± {e:.2f})e{exp}"
 
 
-def _cells(row: dict, signals: list[str], tex: bool) -> list[str]:
+def _has_auc(view: StudyView) -> bool:
+    """An anomaly study's table carries the AUC beside the efficiency; a compression has no AUC."""
+    return view.merit.per == "scores"
+
+
+def _cells(view: StudyView, row: dict, tex: bool) -> list[str]:
     esc = _tex_escape if tex else (lambda s: s.replace("|", "\\|"))
-    return ([str(row["trial"]), esc(row["architecture"]), sci(row["tpr"], row["tpr_error"], tex)]
-            + [sci(row[f"tpr_{s}"], tex=tex) for s in signals]
-            + [f"{row['auc']:.3f}", f"{row['lut']:,}".replace(",", "{,}" if tex else ","), f"{row['dsp']}",
+    k = view.merit.key
+    return ([str(row["trial"]), esc(row["architecture"]), sci(row[k], row[f"{k}_error"], tex)]
+            + [sci(row[f"{k}_{s}"], tex=tex) for s in view.signals]
+            + ([f"{row['auc']:.3f}"] if _has_auc(view) else [])
+            + [f"{row['lut']:,}".replace(",", "{,}" if tex else ","), f"{row['dsp']}",
                f"{row['latency_ns']:g} ({row['latency_cycles']})", row["method"]])
 
 
-def _header(view: StudyView, signals: list[str], tex: bool) -> list[str]:
-    fpr = fpr_text(view.settings.base_config.get("metrics", {}).get("fpr", 1e-5))
-    objective = "avg." if view.settings.tpr == "average" else signal_label(view.settings.tpr, tex)
-    return (["Trial", "Architecture", f"TPR@{fpr} ({objective})"] + [signal_label(s, tex) for s in signals]
-            + ["AUC", "LUT", "DSP", "Latency [ns] (cycles)", "Method"])
+def _header(view: StudyView, tex: bool) -> list[str]:
+    s, merit = view.settings, view.merit
+    if _has_auc(view):
+        fpr = fpr_text(s.base_config.get("metrics", {}).get("fpr", 1e-5))
+        objective = "avg." if s.tpr == "average" else signal_label(s.tpr, tex)
+        merit_head = [f"TPR@{fpr} ({objective})"] + [signal_label(sig, tex) for sig in view.signals]
+    else:
+        merit_head = [f"{merit.name} (mean)"] + [f"{signal_label(v, tex)} RMS" for v in view.signals]
+    return (["Trial", "Architecture", *merit_head] + (["AUC"] if _has_auc(view) else [])
+            + ["LUT", "DSP", "Latency [ns] (cycles)", "Method"])
 
 
 def markdown(view: StudyView, rows: list[dict]) -> str:
-    signals = view.signals
-    head = _header(view, signals, False)
+    head = _header(view, False)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(_cells(r, signals, False)) + " |" for r in rows]
+    lines += ["| " + " | ".join(_cells(view, r, False)) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
 def latex(view: StudyView, rows: list[dict]) -> str:
-    signals = view.signals
-    head = _header(view, signals, True)
-    body = [" & ".join(_cells(r, signals, True)) + r" \\" for r in rows]
+    head = _header(view, True)
+    body = [" & ".join(_cells(view, r, True)) + r" \\" for r in rows]
     return "\n".join([
         "% Pareto front of a codesign search; needs \\usepackage{booktabs}",
         r"\begin{tabular}{r p{5cm} " + "l" * (len(head) - 2) + "}",

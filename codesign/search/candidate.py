@@ -50,6 +50,13 @@ def make(params: dict, base_config, config_cls) -> Candidate:
         inner = int(p.get("inner", (model.get("units") or [0, 0])[-1]))
         model["units"] = [int(p["units"])] + ([min(inner, int(p["units"]))] if model.get("variant") ==
                                                "undercomplete" else [])
+    if "code_bits" in p or "code_integer" in p:
+        code = base_config.model.code or FixedPoint(bits=12, integer=3)
+        try:
+            model["code"] = FixedPoint(bits=int(p.get("code_bits", code.bits)),
+                                       integer=int(p.get("code_integer", code.integer))).model_dump(mode="json")
+        except ValidationError as exc:
+            raise InvalidCandidate(exc.errors()[0]["msg"]) from None
     if "batchnorm" in p:
         model["batchnorm"] = bool(p["batchnorm"])
     quant_keys = ("weight_bits", "weight_integer", "activation_bits", "activation_integer")

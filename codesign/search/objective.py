@@ -97,6 +97,7 @@ def evaluate(params: dict, run_dir: str, settings: dict, front: list[list[float]
     no more resources; otherwise the candidate is trained again at full fidelity from scratch.
     """
     from codesign import tasks
+    from codesign.merit import EFFICIENCY
     from codesign.search import candidate as cand
 
     run_dir = Path(run_dir)
@@ -114,7 +115,8 @@ def evaluate(params: dict, run_dir: str, settings: dict, front: list[list[float]
         base = cfg.parse(task.Config, settings["base_config"], "search base config")
         c = cand.make(params, base, task.Config)
         record["key"] = c.key
-        if float(settings.get("fidelity", 0)) > 0 and front:
+        # the cheap first pass compares efficiencies (a compression trains in seconds: no need)
+        if float(settings.get("fidelity", 0)) > 0 and front and getattr(task, "MERIT", EFFICIENCY) is EFFICIENCY:
             reason = _low_fidelity(c, run_dir, settings, front, seconds)
             if reason:
                 record.update(status="pruned", reason=reason)
@@ -173,33 +175,59 @@ def _low_fidelity(c, run_dir: Path, settings: dict, front: list[list[float]], se
 
 
 def train(c, data):
-    """Train a candidate (the search's recipe; export repeats it to rebuild older firmware)."""
+    """Train a candidate (the search's recipe; export repeats it to rebuild older firmware).
+
+    A task may train its own way (`task.train(config, data)`, e.g. compression, which has no
+    signals to score); anomaly tasks share `tasks.base.train_and_score`.
+    """
+    from codesign import tasks
     from codesign.tasks.base import train_and_score
 
     # Keras-level scores are a diagnostic here (the firmware's are the result): the fewest resamplings.
     quick = c.config.model_copy(update={"metrics": c.config.metrics.model_copy(update={"n_bootstrap": 10})})
-    return train_and_score(quick, data)
+    return getattr(tasks.get(c.config.task), "train", train_and_score)(quick, data)
 
 
 def build(c, result, data, target, cache_dir: Path):
-    """The trained candidate's firmware on `target`, cached by content in `cache_dir`."""
+    """The trained candidate's firmware on `target`, cached by content in `cache_dir`.
+
+    What goes on chip is the task's choice (`task.deployed(model, spec)` -> (model, spec,
+    score head?)): by default the whole model with its anomaly-score head; for compression
+    the encoder alone, returning the latent code.
+    """
     from codesign import firmware, tasks
 
-    groups = tasks.get(c.config.task).input_groups(data.input_names)
-    return firmware.build(result.model, c.config.model, result.preprocessor, np.asarray(data.x_train[:100_000]),
-                          c.firmware, target.part, target.clock_period_ns, cache_dir=cache_dir,
-                          input_groups=groups)
+    task = tasks.get(c.config.task)
+    model, spec, options = result.model, c.config.model, c.firmware
+    if hasattr(task, "deployed"):
+        model, spec, score_head = task.deployed(model, spec)
+        options = options.model_copy(update={"score_head": score_head})
+    return firmware.build(model, spec, result.preprocessor, np.asarray(data.x_train[:100_000]), options, target.part,
+                          target.clock_period_ns, cache_dir=cache_dir, input_groups=task.input_groups(data.input_names))
+
+
+def _anomaly_scores(fw, c, data, result, settings: dict) -> dict:
+    """Firmware-exact efficiencies of every signal at the FPR (the background's scores set the threshold)."""
+    from codesign import evaluation
+
+    m = c.config.metrics
+    signals = {k: np.asarray(v) for k, v in data.signals.items()}
+    scores, background, signal_scores = evaluation.score_dataset(fw, np.asarray(data.x_test), signals, m.fpr,
+                                                                 m.n_bootstrap, c.config.seed)
+    return {**summarise(scores, settings["tpr"]), "keras": summarise(result.scores, settings["tpr"]),
+            "scores": {k: v.to_dict() for k, v in scores.items()},
+            "curves": evaluation.curves(background, signal_scores)}
 
 
 def _evaluate(c, run_dir: Path, settings: dict, seconds: dict) -> dict:
-    from codesign import evaluation
+    from codesign import evaluation, tasks
     from codesign.hardware import estimate, graph, targets
 
+    task = tasks.get(c.config.task)
     data = candidate_data(c, run_dir)
     t = time.perf_counter()
     result = train(c, data)
     seconds["train"] = round(time.perf_counter() - t, 2)
-    keras = summarise(result.scores, settings["tpr"])
 
     target = targets.load(settings["target"])
     t = time.perf_counter()
@@ -216,10 +244,8 @@ def _evaluate(c, run_dir: Path, settings: dict, seconds: dict) -> dict:
                             f"{check.n_events} events: firmware scores would not be trustworthy")
 
     t = time.perf_counter()
-    m = c.config.metrics
-    signals = {k: np.asarray(v) for k, v in data.signals.items()}
-    scores, background, signal_scores = evaluation.score_dataset(fw, np.asarray(data.x_test), signals, m.fpr,
-                                                                 m.n_bootstrap, c.config.seed)
+    score = getattr(task, "score_firmware", _anomaly_scores)
+    scored = score(fw, c, data, result, settings)
     seconds["score"] = round(time.perf_counter() - t, 2)
 
     t = time.perf_counter()
@@ -227,12 +253,9 @@ def _evaluate(c, run_dir: Path, settings: dict, seconds: dict) -> dict:
     est = estimate.estimate(g, c.method, target)
     seconds["estimate"] = round(time.perf_counter() - t, 3)
     return {
-        **summarise(scores, settings["tpr"]),
-        "keras": keras,
-        "scores": {k: v.to_dict() for k, v in scores.items()},
+        **scored,
         "estimate": est.summary(),
         "bit_exact": check.to_dict(),
-        "curves": evaluation.curves(background, signal_scores),
         "layers": evaluation.layer_table(fw, g, est),
         "firmware": str(Path(fw.directory).relative_to(run_dir)),
         "sparsity": result.metadata["sparsity"]["overall"],

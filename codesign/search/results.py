@@ -15,6 +15,7 @@ from pathlib import Path
 
 from codesign.data.adc2021 import SIGNAL_LABELS
 from codesign.errors import CodesignError, ConfigError
+from codesign.merit import Merit, of_task
 from codesign.search import study as search_study
 from codesign.search.space import Space
 
@@ -23,17 +24,28 @@ class StudyError(CodesignError):
     """A run directory that holds no readable study."""
 
 
+# Jet variables of a compression study, as (plain, mathtext) labels beside the signals'.
+VARIABLE_LABELS = {"pt": ("pT", r"$p_T$"), "eta": ("η", r"$\eta$"), "phi": ("φ", r"$\phi$"), "m": ("m", r"$m$")}
+_MERIT_KEYS = ("tpr", "rms")  # what a reference may give: a signal efficiency or a residual RMS
+_REFERENCE_KEYS = {*_MERIT_KEYS, *(f"{k}_error" for k in _MERIT_KEYS), "lut", "dsp", "ff", "latency_ns"}
+
+
 @dataclass(frozen=True)
 class Reference:
     """A point to mark on the Pareto plots: a trial of this study, or a published/external design."""
 
     label: str
     trial: int | None = None
-    values: dict[str, float] = field(default_factory=dict)  # tpr, tpr_error, lut, dsp, ff, latency_ns
+    values: dict[str, float] = field(default_factory=dict)  # tpr or rms, its _error, lut, dsp, ff, latency_ns
+
+    @property
+    def merit_key(self) -> str | None:
+        """The figure of merit an external design gives ('tpr' or 'rms'); a trial has its study's."""
+        return next((k for k in _MERIT_KEYS if k in self.values), None)
 
     @classmethod
     def parse(cls, text: str) -> "Reference":
-        """'12' (trial 12) or 'LABEL: lut=60000, tpr=0.02[, tpr_error=.., dsp=.., latency_ns=..]'."""
+        """'12' (trial 12) or 'LABEL: lut=60000, tpr=0.02[, tpr_error=.., dsp=.., latency_ns=..]' (rms= for RMS)."""
         text = text.strip()
         if text.isdigit():
             return cls(label=f"trial {int(text)}", trial=int(text))
@@ -46,12 +58,16 @@ class Reference:
             except ValueError:
                 values = {}
                 break
-            if not eq or key.strip() not in {"tpr", "tpr_error", "lut", "dsp", "ff", "latency_ns"}:
+            if not eq or key.strip() not in _REFERENCE_KEYS:
                 values = {}
                 break
-        if not sep or not label.strip() or "tpr" not in values or not values.keys() & {"lut", "dsp", "latency_ns"}:
+        merits = [k for k in _MERIT_KEYS if k in values]
+        errors = {k.removesuffix("_error") for k in values if k.endswith("_error")}
+        if (not sep or not label.strip() or len(merits) != 1 or not errors <= set(merits)
+                or not values.keys() & {"lut", "dsp", "latency_ns"}):
             raise ConfigError(f"--reference {text!r}: expected a trial number or 'LABEL: tpr=X, lut=N' "
-                              "(keys tpr, tpr_error, lut, dsp, ff, latency_ns)")
+                              "(rms=X for a residual-RMS study; keys tpr or rms, tpr_error or rms_error, lut, dsp, "
+                              "ff, latency_ns)")
         return cls(label=label.strip(), values=values)
 
 
@@ -72,9 +88,15 @@ class StudyView:
         return [r for r in self.records if r["status"] == "complete" and "reused_from" not in r]
 
     @property
+    def merit(self) -> Merit:
+        """What the study optimises: signal efficiency (anomaly tasks) or residual RMS (compression)."""
+        return self.settings.merit
+
+    @property
     def signals(self) -> list[str]:
+        """The merit's components: signals of an anomaly study, reconstructed variables of a compression."""
         for r in self.complete:
-            return list(r["scores"])
+            return list(self.merit.components(r))
         return []
 
     def counts(self) -> dict[str, int]:
@@ -104,7 +126,8 @@ class StudyView:
                           f"(finished trials: {len(self.records)})")
 
     def describe(self, params: dict) -> str:
-        """'57-32-16-3, 8-bit weights / 8-bit activations, 75 % pruned, raw inputs, latency RF 1'."""
+        """'57-32-16-3, 8-bit weights / 8-bit activations, 75 % pruned, raw inputs, latency RF 1' ('VAE ' first
+        for a variational autoencoder, the latent code's bits after the weights' for a compression)."""
         base = self.settings.base_config.get("model", {})
         depth = int(params.get("depth", len(base.get("encoder", []))))
         encoder = list(base.get("encoder") or [])
@@ -115,8 +138,13 @@ class StudyView:
         abits = params.get("activation_bits", (quant.get("activation") or {}).get("bits"))
         sparsity = params.get("sparsity", (base.get("pruning") or {}).get("sparsity", 0.0))
         parts = ["-".join(str(w) for w in [self.n_inputs, *widths, latent])]
+        if str(params.get("model", base.get("kind", ""))).lower() == "vae":
+            parts[0] = f"VAE {parts[0]}"
         if wbits:
             parts.append(f"{wbits}-bit weights / {abits}-bit activations" if abits else f"{wbits}-bit weights")
+        code = params.get("code_bits", (base.get("code") or {}).get("bits"))  # what a compression ships per value
+        if code:
+            parts.append(f"{code}-bit code")
         if sparsity:
             parts.append(f"{100 * float(sparsity):.0f} % pruned")
         pre = params.get("preprocessing", self.settings.base_config.get("preprocessing", "none"))
@@ -133,7 +161,8 @@ def fpr_text(fpr: float) -> str:
 
 
 def signal_label(name: str, tex: bool = False) -> str:
-    labels = SIGNAL_LABELS.get(name)
+    """A signal's or a jet variable's label: 'A→4ℓ' / '$A\\rightarrow 4\\ell$', 'pT' / '$p_T$'."""
+    labels = SIGNAL_LABELS.get(name) or VARIABLE_LABELS.get(name)
     return (labels[1] if tex else labels[0]) if labels else name
 
 
@@ -157,13 +186,17 @@ def load(run_dir: str | Path) -> StudyView:
         first = str(exc).splitlines()[0]
         raise StudyError(f"{settings_file}: not a codesign search study file ({first})") from None
 
+    try:
+        merit = of_task(settings.task)
+    except ConfigError as exc:
+        raise StudyError(f"{settings_file}: {exc}") from None
     records, skipped, newest = [], [], 0.0
     trials_dir = run_dir / search_study.TRIALS_DIR
     for path in sorted(trials_dir.glob("*.json")) if trials_dir.is_dir() else []:
         try:
             newest = max(newest, path.stat().st_mtime)
             rec = json.loads(path.read_text())
-            _check_record(rec)
+            _check_record(rec, merit)
         except (OSError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:  # JSONDecodeError is a ValueError
             skipped.append(f"{path}: corrupt trial record, skipped ({_short(exc)})")
             continue
@@ -171,37 +204,39 @@ def load(run_dir: str | Path) -> StudyView:
     if not records:
         detail = f"; {len(skipped)} unreadable" if skipped else ""
         raise StudyError(f"{run_dir}: the study has no finished trials yet ({trials_dir} is empty{detail})")
-    manifest = run_dir / "data" / "manifest.json"
-    try:
-        n_inputs = int(json.loads(manifest.read_text())["shapes"]["x_test"][1])
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
-        n_inputs = 57
+    n_inputs = _n_inputs(run_dir, merit, records)
     updated = datetime.datetime.fromtimestamp(newest, datetime.timezone.utc).isoformat(timespec="seconds")
     return StudyView(run_dir, space, settings, saved.get("provenance", {}), sorted(records, key=lambda r: r["number"]),
                      skipped, n_inputs, updated)
 
 
-def _check_record(rec: dict) -> None:
-    """Enough of a trial record to draw it; a half-written or foreign file fails here."""
+def _n_inputs(run_dir: Path, merit: Merit, records: list[dict]) -> int:
+    """From the study's data manifest; without it (a copied run directory), the ADC2021 inputs of an anomaly
+    study, the reconstructed variables of a compression."""
+    try:
+        return int(json.loads((run_dir / "data" / "manifest.json").read_text())["shapes"]["x_test"][1])
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        if merit.per == "scores":
+            return 57
+        return max((len(merit.components(r)) for r in records if r["status"] == "complete"), default=0)
+
+
+def _check_record(rec: dict, merit: Merit) -> None:
+    """Enough of a trial record to draw it; a half-written or foreign file (or another task's) fails here."""
     int(rec["number"])
     if rec["status"] not in ("complete", "pruned", "failed"):
         raise ValueError(f"unknown status {rec['status']!r}")
     if not isinstance(rec["params"], dict):
         raise TypeError("params is not a mapping")
     if rec["status"] == "complete":
-        float(rec["tpr"])
+        merit.value(rec)
         for key in ("lut", "dsp", "latency_ns"):
             float(rec["estimate"][key])
-        for s in rec["scores"].values():
-            float(s["tpr"])
+        for entry in rec[merit.per].values():
+            merit.component(entry)
 
 
 def _short(exc: Exception) -> str:
     text = f"{type(exc).__name__}: {exc}" if isinstance(exc, KeyError) else str(exc)
     return re.sub(r"\s+", " ", text)[:120]
 
-
-def tpr_errors(score: dict) -> tuple[float, float]:
-    """Asymmetric (down, up) error of one signal's TPR from its 68 % bootstrap interval."""
-    lo, hi = score["tpr_interval"]
-    return max(score["tpr"] - lo, 0.0), max(hi - score["tpr"], 0.0)

@@ -43,6 +43,8 @@ KNOWN = {
     "weight_integer": "integer bits of weights",
     "activation_bits": "QKeras activation bits",
     "activation_integer": "integer bits of activations",
+    "code_bits": "bits per latent value shipped by a compression (QKeras-quantized latent code)",
+    "code_integer": "integer bits of the latent code",
     "sparsity": "pruned fraction of every kernel (0 = dense)",
     "reuse_factor": "hls4ml reuse factor (all layers)",
     "strategy": "implementation: latency | resource | da (distributed arithmetic)",

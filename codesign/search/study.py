@@ -55,13 +55,20 @@ class Settings(Frozen):
     base_config: dict = Field(default_factory=dict, description="the task config the candidates override")
 
     @property
+    def merit(self):
+        """The task's figure of merit (signal efficiency, or residual RMS for compression)."""
+        from codesign.merit import of_task
+
+        return of_task(self.task)
+
+    @property
     def directions(self) -> list[str]:
-        d = ["maximize", "minimize"]
+        d = [self.merit.direction, "minimize"]
         return d + ["minimize"] if self.latency == "objective" else d
 
     def objective_values(self, record: dict) -> list[float]:
         est = record["estimate"]
-        values = [record["tpr"], float(est[self.resource])]
+        values = [self.merit.value(record), float(est[self.resource])]
         if self.latency == "objective":
             values.append(float(est["latency_ns"]))
         return values
@@ -204,7 +211,7 @@ def run(space: Space, settings: Settings, run_dir: Path, progress: bool = True,
                                          "reused_from": by_key[key]["number"]}, settings, run_dir, records, by_key)
                     bar.update(1)
                     continue
-                current = [[r["tpr"], float(r["estimate"][settings.resource])] for r in front(
+                current = [[settings.merit.value(r), float(r["estimate"][settings.resource])] for r in front(
                     list(records.values()), settings)]
                 future = client.submit(objective.evaluate, params, str(run_dir), settings_dict, current, pure=False,
                                        key=f"trial-{trial.number}-{time.time_ns()}")
@@ -284,22 +291,24 @@ def _best_text(records: dict, settings: Settings) -> str:
     ok = [r for r in records.values() if r["status"] == "complete" and r.get("feasible")]
     if not ok:
         return "no feasible candidate yet"
-    best = max(ok, key=lambda r: (r["tpr"], -r["estimate"][settings.resource]))
-    return f"best feasible TPR {best['tpr']:.2e} at {best['estimate'][settings.resource]:.0f} {settings.resource}"
+    merit = settings.merit
+    best = max(ok, key=lambda r: (merit.goodness(r), -r["estimate"][settings.resource]))
+    return (f"best feasible {merit.name} {merit.value(best):.2e} at {best['estimate'][settings.resource]:.0f} "
+            f"{settings.resource}")
 
 
 # ---------------------------------------------------------------- results
 
 
 def front(records: list[dict], settings: Settings, feasible_only: bool = True) -> list[dict]:
-    """The non-dominated records (by the study's objectives), best TPR first."""
+    """The non-dominated records (by the study's objectives), best figure of merit first."""
     done = [r for r in records if r["status"] == "complete" and (r.get("feasible") or not feasible_only)
             and "reused_from" not in r]
     if not done:
         return []
     values = to_minimise(np.array([settings.objective_values(r) for r in done]), settings.directions)
     mask = front_mask(values)
-    return sorted((r for r, m in zip(done, mask) if m), key=lambda r: -r["tpr"])
+    return sorted((r for r, m in zip(done, mask) if m), key=lambda r: -settings.merit.goodness(r))
 
 
 def closest(records: list[dict], n: int = 3) -> list[dict]:
@@ -317,26 +326,37 @@ def table(records: list[dict]) -> "pandas.DataFrame":  # noqa: F821
         row = {"number": r["number"], "status": r["status"], "feasible": r.get("feasible", False),
                "reason": r.get("reason", ""), "key": r.get("key"), "reused_from": r.get("reused_from"),
                **{f"param_{k}": v for k, v in r["params"].items()},
-               "tpr": r.get("tpr"), "tpr_error": r.get("tpr_error"), "auc": r.get("auc"),
-               **{f"tpr_{k}": v["tpr"] for k, v in (r.get("scores") or {}).items()},
-               **{f"auc_{k}": v["auc"] for k, v in (r.get("scores") or {}).items()},
+               **_merit_columns(r),
                **{k: est.get(k) for k in ("lut", "ff", "dsp", "bram18", "latency_cycles", "latency_ns", "ii")},
                "method": est.get("method"), **{f"seconds_{k}": v for k, v in (r.get("seconds") or {}).items()}}
         rows.append(row)
     return pd.DataFrame(rows)
 
 
+def _merit_columns(r: dict) -> dict:
+    """The figure of merit and its per-signal (AUC, TPR) or per-variable (residual RMS) parts, flat."""
+    if "rms" in r:
+        return {"rms": r.get("rms"), "rms_error": r.get("rms_error"),
+                **{f"rms_{k}": v.get("rms") for k, v in (r.get("residuals") or {}).items()}}
+    return {"tpr": r.get("tpr"), "tpr_error": r.get("tpr_error"), "auc": r.get("auc"),
+            **{f"tpr_{k}": v["tpr"] for k, v in (r.get("scores") or {}).items()},
+            **{f"auc_{k}": v["auc"] for k, v in (r.get("scores") or {}).items()}}
+
+
 def format_front(rows: list[dict], settings: Settings) -> str:
     if not rows:
         return "(empty)"
+    merit = settings.merit
     names = sorted({k for r in rows for k in r["params"]}, key=lambda k: (not k.startswith("depth"), k))
     head = " ".join(f"{n[:12]:>12s}" for n in names)
-    lines = [f"{'#':>4s} {head} {'TPR@FPR':>9s} {'±':>8s} {'AUC':>6s} {'LUT':>8s} {'FF':>8s} {'DSP':>6s} "
+    third = "AUC" if merit.key == "tpr" else ""
+    lines = [f"{'#':>4s} {head} {merit.name[:12]:>12s} {'±':>8s} {third:>6s} {'LUT':>8s} {'FF':>8s} {'DSP':>6s} "
              f"{'BRAM18':>6s} {'ns':>7s}"]
     for r in rows:
         est = r["estimate"]
         vals = " ".join(f"{str(r['params'].get(n, '-'))[:12]:>12s}" for n in names)
-        lines.append(f"{r['number']:>4d} {vals} {r['tpr']:9.2e} {r['tpr_error']:8.1e} {r['auc']:6.3f} "
+        auc = f"{r['auc']:6.3f}" if merit.key == "tpr" else " " * 6
+        lines.append(f"{r['number']:>4d} {vals} {merit.value(r):12.3e} {merit.error(r):8.1e} {auc} "
                      f"{est['lut']:8.0f} {est['ff']:8.0f} {est['dsp']:6.0f} {est['bram18']:6.0f} "
                      f"{est['latency_ns']:7.1f}")
     return "\n".join(lines)

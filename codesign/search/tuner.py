@@ -48,8 +48,12 @@ def params_of(space: Space, values: dict) -> dict:
     return params
 
 
-def score(record: dict) -> float:
-    return float(record["tpr"]) - sum(max(v, 0.0) for v in record.get("violations", {}).values())
+def score(record: dict, merit=None) -> float:
+    """What keras-tuner maximises: the figure of merit (sign-adjusted) less the relative budget excess."""
+    from codesign.merit import EFFICIENCY
+
+    merit = merit or EFFICIENCY
+    return merit.goodness(record) - sum(max(v, 0.0) for v in record.get("violations", {}).values())
 
 
 def run(space: Space, settings, run_dir: Path, algorithm: str = "bayesian") -> list[dict]:
@@ -89,7 +93,7 @@ def run(space: Space, settings, run_dir: Path, algorithm: str = "bayesian") -> l
             records[number] = record
             if record["status"] != "complete":
                 raise kt.errors.FailedTrialError(record["reason"][:300])
-            return {"score": score(record)}
+            return {"score": score(record, settings.merit)}
 
     tuner = _Tuner(oracle=oracle, directory=str(run_dir), project_name="keras_tuner", overwrite=False)
     tuner.search()

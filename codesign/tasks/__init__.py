@@ -14,6 +14,7 @@ TASKS = {
     "l1-anomaly": "codesign.tasks.l1_anomaly",
     "dqm-histograms": "codesign.tasks.dqm_histograms",
     "dqm-lumisections": "codesign.tasks.dqm_lumisections",
+    "jet-compression": "codesign.tasks.jet_compression",
 }
 
 

@@ -67,7 +67,7 @@ class Result:
     metadata: dict
 
 
-def train_and_score(config: TaskConfig, data: Dataset, verbose: int = 0) -> Result:
+def train_and_score(config: TaskConfig, data: Dataset, verbose: int = 0, tensorboard: str | None = None) -> Result:
     """Fit preprocessing on training data, train the model, score every signal against the test background."""
     from codesign.core.models import build, training_target
     from codesign.core.scoring import anomaly_score
@@ -82,7 +82,7 @@ def train_and_score(config: TaskConfig, data: Dataset, verbose: int = 0) -> Resu
     model = build(config.model, x_train.shape[1:])
     y_train, y_val = training_target(config.model, x_train), training_target(config.model, x_val)
     fitted = fit(model, x_train, y_train, x_val, y_val, config.training, config.model.pruning, config.seed,
-                 verbose=verbose)
+                 verbose=verbose, tensorboard=tensorboard)
     train_seconds = time.perf_counter() - start
     loss = config.training.loss
     background = anomaly_score(fitted.model, config.model, pre.transform(data.x_test), loss)

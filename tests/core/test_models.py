@@ -67,3 +67,45 @@ def test_quantized_lstm_autoencoder():
     model = models.build(LSTMAE(variant="sparse", units=(16,), quantization=Q8), (10, 5))
     assert [type(l).__name__ for l in model.layers].count("QLSTM") == 2
     assert model.predict(np.zeros((2, 10, 5), "float32"), verbose=0).shape == (2, 10, 5)
+
+
+def test_sampling_layer_against_hand_cases():
+    """KL(N(mu, sigma^2) || N(0, 1)) = -1/2 sum(1 + log sigma^2 - mu^2 - sigma^2); z = mu + sigma * eps."""
+    import tensorflow as tf
+
+    from codesign.core.layers import Sampling
+    from codesign.core.scoring import kl_score
+
+    mu = np.array([[0.0, 0.0], [1.0, 2.0], [0.0, 0.0]], dtype="float32")
+    log_var = np.array([[0.0, 0.0], [0.0, 0.0], [np.log(4.0), np.log(0.25)]], dtype="float32")
+    expected = np.array([0.0, 2.5, -0.5 * (1 + np.log(4) - 4) - 0.5 * (1 + np.log(0.25) - 0.25)])
+    np.testing.assert_allclose(kl_score(mu, log_var), expected, rtol=1e-6)
+    layer = Sampling(beta=0.5)
+    out = layer([tf.constant(mu), tf.constant(log_var)], training=False)
+    np.testing.assert_array_equal(out.numpy(), mu)  # inference: the mean, deterministic
+    assert float(layer.losses[-1]) == pytest.approx(0.5 * expected.mean(), rel=1e-6)  # beta x the batch mean
+    # training: z = mu + exp(log_var / 2) * eps, eps ~ N(0, 1)
+    tf.keras.utils.set_random_seed(0)
+    n = 20_000
+    z = layer([tf.constant(np.tile(mu[2:], (n, 1))), tf.constant(np.tile(log_var[2:], (n, 1)))], training=True).numpy()
+    np.testing.assert_allclose(z.mean(axis=0), [0.0, 0.0], atol=0.04)
+    np.testing.assert_allclose(z.std(axis=0), [2.0, 0.5], rtol=0.03)
+
+
+@pytest.mark.parametrize("spec", [
+    DenseAE(encoder=(8,), latent=3, quantization=Q8, code=FixedPoint(bits=10, integer=3), activation="relu"),
+    VAE(encoder=(8,), latent=3, beta=0.1, code=FixedPoint(bits=10, integer=3), activation="relu"),
+])
+def test_encoder_and_decoder_split_the_autoencoder(spec):
+    """The on-detector half (up to the quantized code) then the offline half give the model's reconstruction."""
+    model = models.build(spec, (4,))
+    x = np.random.default_rng(1).normal(size=(256, 4)).astype("float32")
+    codes = models.encoder(model, spec).predict(x, verbose=0)
+    assert codes.shape == (256, 3)
+    np.testing.assert_array_equal(codes * 64, np.round(codes * 64))  # on the 10-bit, 3-integer-bit grid
+    assert np.abs(codes).max() <= 8
+    decoded = models.decoder(model, spec).predict(codes, verbose=0)
+    np.testing.assert_allclose(decoded, model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    chain = models.mean_reconstruction(model, spec)
+    assert "sampling" not in [layer.name for layer in chain.layers]
+    np.testing.assert_allclose(chain.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)

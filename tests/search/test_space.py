@@ -57,5 +57,6 @@ def test_malformed_spaces_name_the_key(tmp_path, text, message):
 
 
 def test_unknown_space_name():
-    with pytest.raises(ConfigError, match="unknown search space 'nope'; known: dqm_histograms, dqm_lumisections, l1_anomaly"):
+    with pytest.raises(ConfigError, match="unknown search space .nope.; known: dqm_histograms, dqm_lumisections, "
+                       "jet_compression, l1_anomaly"):
         space.load("nope")

@@ -1,0 +1,157 @@
+"""Figures of a jet-compression run (`codesign train --task jet-compression`), in the house HEP style.
+
+The seed asks for the difference between original and decompressed variables divided by the
+original, per variable, and the reconstruction loss: here the residual distributions (with
+their RMS and 68 % half-width), the residuals' pairwise 2D distributions with their
+correlation, original vs reconstructed distributions, and the MSE (and a VAE's KL) curves.
+Each function takes plain arrays, draws one figure and saves it in every requested format.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from codesign.report.figures import save, style
+
+LABELS = {"pt": ("$p_T$", "GeV"), "eta": (r"$\eta$", ""), "phi": (r"$\phi$", "rad"), "m": ("$m$", "GeV")}
+COLORS = ("#5790fc", "#f89c20", "#e42536", "#964a8b")
+
+
+def _label(ax, right: str) -> None:
+    import mplhep as hep
+
+    hep.label.exp_label(exp="codesign", llabel="jet compression", rlabel=right, ax=ax, loc=0, fontsize=14)
+
+
+def residual_axis(name: str, kind: str) -> str:
+    tex = LABELS.get(name, (name, ""))[0]
+    if kind == "relative":
+        return rf"({tex}$_{{reco}}$ $-$ {tex}$_{{orig}}$) / {tex}$_{{orig}}$"
+    return rf"{tex}$_{{reco}}$ $-$ {tex}$_{{orig}}$" + (" (wrapped)" if name == "phi" else "")
+
+
+def _core_range(values: np.ndarray, half_width: float) -> tuple[float, float]:
+    v = values[np.isfinite(values)]
+    lo, hi = np.quantile(v, (0.005, 0.995)) if v.size else (-1.0, 1.0)
+    lo, hi = min(lo, -3 * half_width), max(hi, 3 * half_width)
+    return (lo - 1e-9, hi + 1e-9) if hi <= lo else (float(lo), float(hi))
+
+
+def residuals(res: dict[str, np.ndarray], summary: dict[str, dict], right: str, out_dir: Path, name: str,
+              formats, compare: tuple[str, dict[str, np.ndarray]] | None = None) -> dict[str, str]:
+    """One panel per variable: the residual distribution, RMS and 68 % half-width in the legend; log y."""
+    with style() as plt:
+        fig, axes = plt.subplots(1, len(res), figsize=(6 * len(res), 6))
+        for ax, (var, values) in zip(np.atleast_1d(axes), res.items()):
+            s = summary[var]
+            lo, hi = _core_range(values, s["half_width_68"])
+            edges = np.linspace(lo, hi, 81)
+            v = values[np.isfinite(values)]
+            ax.hist(np.clip(v, lo, hi), edges, histtype="step", linewidth=2, color=COLORS[0],
+                    label=f"RMS {s['rms']:.3g}\n68 %: ±{s['half_width_68']:.3g}")
+            if compare is not None:
+                label, other = compare
+                w = np.asarray(other[var])
+                ax.hist(np.clip(w[np.isfinite(w)], lo, hi), edges, histtype="step", linewidth=1.5, linestyle="--",
+                        color="0.3", label=f"{label}: RMS {np.sqrt(np.nanmean(w ** 2)):.3g}")
+            ax.set_yscale("log")
+            ax.set_xlabel(residual_axis(var, s.get("kind", "absolute")), fontsize=15)
+            ax.set_ylabel("Jets per bin (under/overflow in the end bins)", fontsize=14)
+            ax.legend(fontsize=12, loc="upper right")
+            _label(ax, right)
+        fig.tight_layout()
+        return save(fig, out_dir, name, formats)
+
+
+def correlations(res: dict[str, np.ndarray], summary: dict[str, dict], matrix: np.ndarray, right: str,
+                 out_dir: Path, name: str, formats) -> dict[str, str]:
+    """Pairwise 2D residual distributions (lower triangle, log colour) with Pearson r; matrix on the diagonal side."""
+    from matplotlib.colors import LogNorm
+
+    names = list(res)
+    n = len(names)
+    with style() as plt:
+        fig, axes = plt.subplots(n, n, figsize=(4.2 * n, 4.2 * n))
+        finite = np.all([np.isfinite(res[v]) for v in names], axis=0)
+        ranges = {v: _core_range(res[v], summary[v]["half_width_68"]) for v in names}
+        for i, a in enumerate(names):
+            for j, b in enumerate(names):
+                ax = axes[i, j]
+                if j > i:
+                    ax.axis("off")
+                    ax.text(0.5, 0.5, f"r = {matrix[i, j]:+.2f}", ha="center", va="center", fontsize=20,
+                            transform=ax.transAxes, color=plt.cm.coolwarm(0.5 + 0.5 * matrix[i, j]))
+                    continue
+                if i == j:
+                    lo, hi = ranges[a]
+                    ax.hist(np.clip(res[a][finite], lo, hi), np.linspace(lo, hi, 61), histtype="stepfilled",
+                            color=COLORS[0], alpha=0.6)
+                    ax.set_yscale("log")
+                else:
+                    (xl, xh), (yl, yh) = ranges[b], ranges[a]
+                    ax.hist2d(np.clip(res[b][finite], xl, xh), np.clip(res[a][finite], yl, yh), bins=50,
+                              range=[[xl, xh], [yl, yh]], norm=LogNorm(), cmap="viridis")
+                if i == n - 1:
+                    ax.set_xlabel(residual_axis(b, summary[b].get("kind", "absolute")), fontsize=11)
+                if j == 0 and i > 0:
+                    ax.set_ylabel(residual_axis(a, summary[a].get("kind", "absolute")), fontsize=11)
+                ax.tick_params(labelsize=10)
+        fig.suptitle(f"Residual correlations ({right})", fontsize=18)
+        fig.tight_layout()
+        return save(fig, out_dir, name, formats)
+
+
+def distributions(original: np.ndarray, reconstructed: np.ndarray, names: list[str], right: str, out_dir: Path,
+                  name: str, formats) -> dict[str, str]:
+    """Original vs reconstructed distribution per variable (pT and m on log axes)."""
+    with style() as plt:
+        fig, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 6))
+        for k, (ax, var) in enumerate(zip(np.atleast_1d(axes), names)):
+            o, r = original[:, k], reconstructed[:, k]
+            tex, unit = LABELS.get(var, (var, ""))
+            if var in ("pt", "m"):
+                pos = np.concatenate([o[o > 0], r[r > 0]])
+                edges = np.geomspace(np.quantile(pos, 0.001), np.quantile(pos, 0.999), 61)
+                ax.set_xscale("log")
+            else:
+                edges = np.linspace(np.quantile(o, 0.001), np.quantile(o, 0.999), 61)
+            ax.hist(o, edges, histtype="stepfilled", color="0.8", label="original")
+            ax.hist(r, edges, histtype="step", linewidth=2, color=COLORS[2], label="reconstructed")
+            ax.set_yscale("log")
+            ax.set_xlabel(f"{tex} [{unit}]" if unit else tex)
+            ax.set_ylabel("Jets per bin")
+            ax.legend(fontsize=13)
+            _label(ax, right)
+        fig.tight_layout()
+        return save(fig, out_dir, name, formats)
+
+
+def losses(history: dict[str, list[float]], right: str, out_dir: Path, name: str, formats) -> dict[str, str]:
+    """Training and validation loss per epoch; a VAE's KL term on its own axis."""
+    kl = "kl" in history
+    with style() as plt:
+        fig, axes = plt.subplots(1, 2 if kl else 1, figsize=(16 if kl else 9, 6.5))
+        axes = np.atleast_1d(axes)
+        epochs = np.arange(1, len(history.get("loss", [])) + 1)
+        for key, ls in (("loss", "-"), ("val_loss", "--")):
+            if key in history:
+                axes[0].plot(epochs, history[key], ls, linewidth=2, label={"loss": "training", "val_loss":
+                                                                                "validation"}[key])
+        axes[0].set_yscale("log")
+        axes[0].set_xlabel("Epoch")
+        axes[0].set_ylabel("Loss (MSE of standardised inputs" + (" + β KL)" if kl else ")"))
+        axes[0].legend()
+        _label(axes[0], right)
+        if kl:
+            for key, ls in (("kl", "-"), ("val_kl", "--")):
+                if key in history:
+                    axes[1].plot(epochs, history[key], ls, linewidth=2, color=COLORS[1],
+                                 label={"kl": "training", "val_kl": "validation"}[key])
+            axes[1].set_xlabel("Epoch")
+            axes[1].set_ylabel("KL(q(z|x) || N(0, 1)) per jet")
+            axes[1].legend()
+            _label(axes[1], right)
+        fig.tight_layout()
+        return save(fig, out_dir, name, formats)

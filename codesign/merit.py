@@ -1,0 +1,56 @@
+"""What a study optimises: a task's figure of merit, which way is better, and where trial records keep it.
+
+Anomaly-detection tasks maximise the signal efficiency at a background false-positive rate
+(record field `tpr`, per signal under `scores`); the jet-compression task minimises the
+residual RMS of its reconstruction (record field `rms`, per variable under `residuals`).
+The search, the report and the export read a record through its task's `Merit`, so they
+never assume which one it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Merit:
+    key: str  # record field of the objective value; f"{key}_error" is its uncertainty
+    direction: Literal["maximize", "minimize"]
+    name: str  # short, for tables and logs: "TPR", "residual RMS"
+    label: str  # axis label (the report appends its context, e.g. the FPR)
+    per: str  # record field of the per-component dicts: per signal ("scores") or per variable ("residuals")
+
+    @property
+    def sign(self) -> float:
+        """+1 when larger is better: `sign * value` is always to be maximised."""
+        return 1.0 if self.direction == "maximize" else -1.0
+
+    def value(self, record: dict) -> float:
+        return float(record[self.key])
+
+    def error(self, record: dict) -> float:
+        return float(record.get(f"{self.key}_error", 0.0))
+
+    def goodness(self, record: dict) -> float:
+        return self.sign * self.value(record)
+
+    def component(self, entry: dict) -> tuple[float, float, float]:
+        """(value, error down, error up) of one signal's / variable's entry, from its 68 % interval."""
+        v = float(entry[self.key])
+        lo, hi = entry.get(f"{self.key}_interval", (v, v))
+        return v, max(v - float(lo), 0.0), max(float(hi) - v, 0.0)
+
+    def components(self, record: dict) -> dict[str, dict]:
+        return record.get(self.per) or {}
+
+
+EFFICIENCY = Merit("tpr", "maximize", "TPR", "signal efficiency", "scores")
+RESIDUAL_RMS = Merit("rms", "minimize", "residual RMS", "residual RMS", "residuals")
+
+
+def of_task(name: str) -> Merit:
+    """The figure of merit of task `name` (a task module's MERIT; anomaly tasks default to efficiency)."""
+    from codesign import tasks
+
+    return getattr(tasks.get(name), "MERIT", EFFICIENCY)
