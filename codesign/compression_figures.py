@@ -1,10 +1,11 @@
 """Figures of a jet-compression run (`codesign train --task jet-compression`), in the house HEP style.
 
 The seed asks for the difference between original and decompressed variables divided by the
-original, per variable, and the reconstruction loss: here the residual distributions (with
-their RMS and 68 % half-width), the residuals' pairwise 2D distributions with their
-correlation, original vs reconstructed distributions, and the MSE (and a VAE's KL) curves.
-Each function takes plain arrays, draws one figure and saves it in every requested format.
+original, per variable, and the reconstruction loss. The residual distributions are the
+report's (`report.figures.residual_histograms`, also drawn per search candidate); here the
+residuals' pairwise 2D distributions with their correlation, original vs reconstructed
+distributions, and the MSE (and a VAE's KL) curves. Each function takes plain arrays, draws
+one figure and saves it in every requested format.
 """
 
 from __future__ import annotations
@@ -37,32 +38,6 @@ def _core_range(values: np.ndarray, half_width: float) -> tuple[float, float]:
     lo, hi = np.quantile(v, (0.005, 0.995)) if v.size else (-1.0, 1.0)
     lo, hi = min(lo, -3 * half_width), max(hi, 3 * half_width)
     return (lo - 1e-9, hi + 1e-9) if hi <= lo else (float(lo), float(hi))
-
-
-def residuals(res: dict[str, np.ndarray], summary: dict[str, dict], right: str, out_dir: Path, name: str,
-              formats, compare: tuple[str, dict[str, np.ndarray]] | None = None) -> dict[str, str]:
-    """One panel per variable: the residual distribution, RMS and 68 % half-width in the legend; log y."""
-    with style() as plt:
-        fig, axes = plt.subplots(1, len(res), figsize=(6 * len(res), 6))
-        for ax, (var, values) in zip(np.atleast_1d(axes), res.items()):
-            s = summary[var]
-            lo, hi = _core_range(values, s["half_width_68"])
-            edges = np.linspace(lo, hi, 81)
-            v = values[np.isfinite(values)]
-            ax.hist(np.clip(v, lo, hi), edges, histtype="step", linewidth=2, color=COLORS[0],
-                    label=f"RMS {s['rms']:.3g}\n68 %: ±{s['half_width_68']:.3g}")
-            if compare is not None:
-                label, other = compare
-                w = np.asarray(other[var])
-                ax.hist(np.clip(w[np.isfinite(w)], lo, hi), edges, histtype="step", linewidth=1.5, linestyle="--",
-                        color="0.3", label=f"{label}: RMS {np.sqrt(np.nanmean(w ** 2)):.3g}")
-            ax.set_yscale("log")
-            ax.set_xlabel(residual_axis(var, s.get("kind", "absolute")), fontsize=15)
-            ax.set_ylabel("Jets per bin (under/overflow in the end bins)", fontsize=14)
-            ax.legend(fontsize=12, loc="upper right")
-            _label(ax, right)
-        fig.tight_layout()
-        return save(fig, out_dir, name, formats)
 
 
 def correlations(res: dict[str, np.ndarray], summary: dict[str, dict], matrix: np.ndarray, right: str,

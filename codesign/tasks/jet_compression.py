@@ -107,12 +107,11 @@ def _jets(config: Config) -> tuple[dict, dict, dict, dict]:
 
     jets = jet_generator.read(d.file)
     n = len(jets["pt"])
-    total = d.n_train + d.n_val + d.n_test
-    order = np.random.default_rng(seed).permutation(n)
-    if n < 3 * 100:
+    if n < 300:
         raise DataError(f"{d.file}: {n} jets; need at least 300 to split into train/val/test")
+    total = d.n_train + d.n_val + d.n_test
     cuts = np.cumsum([round(n * d.n_train / total), round(n * d.n_val / total)])
-    parts = np.split(order, cuts)
+    parts = np.split(np.random.default_rng(seed).permutation(n), cuts)
     pick = [{v: jets[v][idx] for v in VARIABLES} for idx in parts]
     return (*pick, {"kind": "file", "file": str(d.file), "n_jets": n, "seed": seed})
 
@@ -238,7 +237,6 @@ def firmware_codes(fw, x: np.ndarray) -> np.ndarray:
 def score_firmware(fw, c, data: Dataset, result: Compression, settings: dict) -> dict:
     """Residuals of test jets compressed by the firmware encoder and decoded offline; Keras figures beside them."""
     from codesign import residuals
-
     from codesign.core.models import decoder
 
     cfg = c.config
@@ -289,6 +287,8 @@ def save_run(out: Path, config: Config, result: Compression, formats=("png", "pd
     from codesign import residuals
     from codesign.config import dump
     from codesign.core import persistence
+    from codesign.report.figures import residual_histograms
+    from codesign.search.results import signal_label
 
     persistence.save(out / "model", result.model, result.metadata)
     (out / "config.yaml").write_text(dump(config))
@@ -306,7 +306,9 @@ def save_run(out: Path, config: Config, result: Compression, formats=("png", "pd
     right = f"{result.metadata['data']['n_test']:,} test jets"
     names, matrix = residuals.correlations(result.residuals)
     drawn = {
-        "residuals": figs.residuals(result.residuals, summary, right, plots, "residuals", formats),
+        "residuals": residual_histograms(residuals.histograms(result.residuals, summary), summary,
+                                         [(v, signal_label(v, tex=True)) for v in VARIABLES], right, plots,
+                                         "residuals", formats),
         "correlations": figs.correlations(result.residuals, summary, matrix, right, plots, "residual_correlations",
                                           formats),
         "losses": figs.losses(result.metadata["training"]["history"], config.model.kind, plots, "losses", formats),
