@@ -163,3 +163,11 @@ def test_emulate_command_checks_encoder_and_autoencoder(tmp_path, capsys):
     for column in table.values():  # firmware and Keras agree to a few per cent of the residual RMS
         assert column["rms"] == pytest.approx(table["Keras"]["rms"], rel=0.05)
     assert cli.main(["emulate", str(run)]) == 2  # never overwrites
+
+
+def test_bad_jet_files_are_one_line_errors(tmp_path, capsys):
+    (tmp_path / "bad.parquet").write_text("not parquet")
+    for path in (tmp_path / "missing.parquet", tmp_path / "bad.parquet"):
+        assert cli.main(["train", "--task", "jet-compression", "--data", str(path), "--out", str(tmp_path / "r")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and str(path) in err
