@@ -31,19 +31,11 @@ def _default_run_dir(kind: str, seed: int | None = None) -> Path:
     return Path("runs") / kind / (stamp if seed is None else f"{stamp}-seed{seed}")
 
 
-PRESETS = Path(__file__).resolve().parent / "presets"
-
-
 def resolve_config(name: str) -> Path:
-    """A YAML path as given, or the name of a preset shipped with codesign (see `codesign presets`)."""
-    path = Path(name)
-    if path.exists() or path.suffix in (".yaml", ".yml") or "/" in name:
-        return path
-    preset = PRESETS / f"{name}.yaml"
-    if not preset.is_file():
-        known = ", ".join(sorted(p.stem for p in PRESETS.glob("*.yaml")))
-        raise ConfigError(f"{name}: no such config file or preset (presets: {known})")
-    return preset
+    """A YAML path as given, or the name of a preset shipped with codesign (`codesign.config.resolve`)."""
+    from codesign.config import resolve
+
+    return resolve(name)
 
 
 def _task_config(args):
@@ -118,7 +110,7 @@ def cmd_demo(args) -> int:
     runs = {}
     dataset = None
     for preset in ("demo_float", "demo_q8_pruned"):
-        config = cfg.load(l1_anomaly.Config, PRESETS / f"{preset}.yaml")
+        config = cfg.load(l1_anomaly.Config, cfg.PRESETS / f"{preset}.yaml")
         if args.seed is not None:
             config = cfg.parse(l1_anomaly.Config, {**config.model_dump(mode="json"), "seed": args.seed}, preset)
         if dataset is None:
@@ -326,6 +318,7 @@ def cmd_search(args) -> int:
     from codesign import config as cfg
     from codesign import tasks
     from codesign.hardware import targets
+    from codesign.search import records as records_mod
     from codesign.search import space as space_mod
     from codesign.search import study
 
@@ -347,15 +340,21 @@ def cmd_search(args) -> int:
         raise ConfigError(f"-j must be >= 1, got {args.jobs}")
     if not 0 <= args.fidelity < 1 or args.prune_margin < 1:
         raise ConfigError("--fidelity must be in [0, 1) and --prune-margin >= 1")
+    from codesign.merit import COMBINATIONS, PER_SIGNAL
+
+    signals = tuple(getattr(base.data, "signal_files", None) or getattr(base.data, "signals", None) or ())
+    objective = args.objective or space.objectives.tpr
+    if objective not in (*COMBINATIONS, PER_SIGNAL, *signals):
+        raise ConfigError(f"--objective {objective!r}: expected {', '.join(COMBINATIONS)}, {PER_SIGNAL} or a signal of "
+                          f"this task ({', '.join(signals) or 'none'})")
+    if objective == PER_SIGNAL and args.engine == "keras-tuner":
+        raise ConfigError(f"--objective {PER_SIGNAL} makes a multi-objective study; the keras-tuner engine has one "
+                          "objective (use geomean, min, mean or a signal)")
     settings = study.Settings(task=space.task, target=target.name, budget=budget, n_trials=args.trials,
                               jobs=args.jobs, scheduler=args.scheduler, storage=args.storage, seed=base.seed,
-                              tpr=args.tpr or space.objectives.tpr, resource=space.objectives.resource,
+                              tpr=objective, signals=signals, resource=space.objectives.resource,
                               latency=space.objectives.latency, base_config=base.model_dump(mode="json"),
                               fidelity=args.fidelity, prune_margin=args.prune_margin)
-    signals = getattr(base.data, "signals", [])
-    if settings.tpr != "average" and settings.tpr not in signals:
-        raise ConfigError(f"--tpr {settings.tpr!r}: not a signal of this task ({', '.join(signals) or 'none'}) "
-                          "nor 'average'")
     out = Path(args.out) if args.out else _default_run_dir("search")
     limits = ", ".join(f"{k} <= {v:g}" for k, v in budget.limits().items()) or "none"
     print(f"search {space_name} on {target.name}: {args.trials} trials, -j {args.jobs}; budget: {limits}; "
@@ -369,20 +368,35 @@ def cmd_search(args) -> int:
         records = tuner.run(space, settings, out, args.algorithm)
     else:
         records = study.run(space, settings, out, progress=not args.quiet)
-    paths = study.write_results(out, records, settings)
-    best = study.front(records, settings)
+    paths = records_mod.write_results(out, records, settings)
+    best = records_mod.front(records, settings)
     complete = sum(r["status"] == "complete" for r in records)
     failed = [r for r in records if r["status"] == "failed"]
     print(f"{len(records)} trials: {complete} complete, {len(failed)} failed, "
           f"{sum(r.get('feasible', False) for r in records)} within budget")
     for r in failed[:5]:
         print(f"  trial {r['number']} failed: {r['reason'][:160]}")
+    references = [r for r in records_mod.read_references(out) if r["status"] == "complete"]
+    tails = records_mod.inputs_tails(references)
     if best:
         print("Pareto front (feasible):")
-        print(study.format_front(best, settings))
+        print(records_mod.format_front(best, settings, tails, resolve=True))
+        same = records_mod.within_errors(best, settings)
+        if same:
+            print(f"within=≈N: {len(same)} of {len(best)} front points do not beat cheaper point N beyond both "
+                  "errors; the test statistics do not separate them")
     else:
         print("no candidate meets the budget; the closest:")
-        print(study.format_front(study.closest(records), settings))
+        print(records_mod.format_front(records_mod.closest(records), settings, tails))
+    if references:
+        print("reference designs, on the same events:")
+        print(records_mod.format_front(references, settings, tails))
+    if tails:
+        print("tail=in: share of the 100 highest-scoring background events that the inputs alone (no network, "
+              "same preprocessing) also put on top; 100 % = the network decides nothing of the threshold")
+    for r in records_mod.read_references(out):
+        if r["status"] != "complete":
+            print(f"  reference {r['reference']} failed: {r['reason'][:160]}")
     print(f"trials: {paths['csv']} / {paths['parquet']}; front: {paths['front']}")
     print(f"plots and pages: codesign report {out}; a firmware bundle: codesign export {out} --trial N --out DIR")
     return 0 if best else 1
@@ -780,7 +794,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-j", "--jobs", type=int, default=1, help="candidates evaluated at once (local Dask workers)")
     p.add_argument("--scheduler", help="an existing Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("--storage", help="Optuna storage URL (default: SQLite in the run directory)")
-    p.add_argument("--tpr", help="objective: 'average' TPR over signals or one signal's name")
+    p.add_argument("--objective", help="how the per-signal TPRs at the FPR make the objective: geomean (default: a "
+                   "zero counts at its 68 %% upper limit), min, mean, a signal's name, or per-signal (every signal "
+                   "its own objective beside the resource)")
     p.add_argument("--engine", choices=["optuna", "keras-tuner"], default="optuna",
                    help="optuna: multi-objective Pareto search (default); keras-tuner: single objective, "
                    "budget as a penalty")

@@ -65,6 +65,21 @@ def load(cls: type[T], path: str | Path) -> T:
     return parse(cls, data, str(path))
 
 
+PRESETS = Path(__file__).resolve().parent / "presets"
+
+
+def resolve(name: str) -> Path:
+    """A YAML path as given, or the name of a preset shipped with codesign (codesign/presets/)."""
+    path = Path(name)
+    if path.exists() or path.suffix in (".yaml", ".yml") or "/" in name:
+        return path
+    preset = PRESETS / f"{name}.yaml"
+    if not preset.is_file():
+        known = ", ".join(sorted(p.stem for p in PRESETS.glob("*.yaml")))
+        raise ConfigError(f"{name}: no such config file or preset (presets: {known})")
+    return preset
+
+
 def load_named(cls: type[T], name_or_path: str, directory: Path, unknown: str) -> T:
     """`directory/<name>.yaml` for a bare name, else the path as given; `unknown` formats the error
     for a name with no file (placeholders {name} and {known})."""

@@ -65,16 +65,34 @@ def score_dataset(firmware, x_test: np.ndarray, signals: dict[str, np.ndarray], 
     """Firmware scores (emulator) of the background test set and each signal, and their metrics."""
     background = firmware.score(x_test)
     signal_scores = {name: firmware.score(x) for name, x in signals.items()}
-    scores = {name: metrics.score_signal(name, background, s, fpr, n_bootstrap, seed, min_background_above)
+    ranked = metrics.SortedScores(background)
+    scores = {name: metrics.score_signal(name, ranked, s, fpr, n_bootstrap, seed, min_background_above)
               for name, s in signal_scores.items()}
     return scores, background, signal_scores
+
+
+def tail(background: np.ndarray, k: int = 100) -> dict[str, list]:
+    """The `k` highest-scoring background events (test-set index and score, highest first): what sets the
+    threshold. Two models that rank the same events on top measure the data, not themselves."""
+    b = np.asarray(background)
+    k = min(k, len(b))
+    top = np.argpartition(-b, k - 1)[:k] if k < len(b) else np.arange(len(b))
+    top = top[np.lexsort((top, -b[top]))]
+    return {"index": top.tolist(), "score": b[top].tolist()}
+
+
+def tail_overlap(a: dict, b: dict, k: int | None = None) -> float:
+    """Fraction of the top-k background events two tails share (1: the same events set both thresholds)."""
+    k = k or min(len(a["index"]), len(b["index"]))
+    return len(set(a["index"][:k]) & set(b["index"][:k])) / k if k else 0.0
 
 
 def curves(background: np.ndarray, signal_scores: dict[str, np.ndarray], n_points: int = 120,
            n_bins: int = 60) -> dict:
     """ROC points and score histograms of firmware scores: what a report draws, a few kB per candidate."""
-    edges = metrics.histogram_edges(background, n_bins)
-    return {"roc": {name: metrics.roc_points(background, s, n_points) for name, s in signal_scores.items()},
+    ranked = metrics.SortedScores(background)
+    edges = metrics.histogram_edges(ranked, n_bins)
+    return {"roc": {name: metrics.roc_points(ranked, s, n_points) for name, s in signal_scores.items()},
             "histogram": {"edges": edges.tolist(), "background": metrics.histogram(background, edges),
                           **{name: metrics.histogram(s, edges) for name, s in signal_scores.items()}}}
 

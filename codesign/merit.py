@@ -46,6 +46,44 @@ class Merit:
 
 
 EFFICIENCY = Merit("tpr", "maximize", "TPR", "signal efficiency", "scores")
+
+# How an anomaly search turns the per-signal efficiencies into its objective (`--objective`).
+PER_SIGNAL = "per-signal"  # every signal's TPR its own Optuna objective (the record's `tpr` is their geomean)
+COMBINATIONS = ("geomean", "min", "mean")
+DEFAULT_COMBINATION = "geomean"
+
+
+def combine(scores: dict, how: str) -> tuple[float, float]:
+    """(objective, its error) from per-signal `metrics.SignalScores`, combined `how`.
+
+    - `geomean` (the default): the geometric mean, each zero efficiency taken at its 68 % upper limit
+      (~1.15 / n_signal): a candidate that gives up a signal loses as much as that signal's whole range,
+      so the objective cannot be won by trading a signal away for another's gain.
+    - `min`: the worst signal's efficiency (its error).
+    - `mean`: the arithmetic mean (the old "average": dominated by the easiest signal).
+    - a signal's name: that signal alone.
+    The error is propagated from the bootstrap half-intervals.
+    """
+    import numpy as np
+
+    from codesign.metrics import zero_upper_limit
+
+    values = list(scores.values())
+    if how in ("mean", "average"):
+        return (float(np.mean([s.tpr for s in values])),
+                float(np.sqrt(np.sum([s.tpr_error ** 2 for s in values])) / len(values)))
+    if how == "min":
+        worst = min(values, key=lambda s: s.tpr)
+        return worst.tpr, worst.tpr_error
+    if how in ("geomean", PER_SIGNAL):
+        tprs = np.array([s.tpr if s.tpr > 0 else zero_upper_limit(s.n_signal) for s in values])
+        errors = np.array([s.tpr_error if s.tpr > 0 else t for s, t in zip(values, tprs)])
+        g = float(np.exp(np.mean(np.log(tprs))))
+        return g, float(g * np.sqrt(np.sum((errors / tprs) ** 2)) / len(values))
+    if how in scores:
+        return scores[how].tpr, scores[how].tpr_error
+    raise ValueError(f"unknown objective {how!r}; expected {', '.join(COMBINATIONS)}, {PER_SIGNAL} or a signal "
+                     f"({', '.join(scores)})")
 RESIDUAL_RMS = Merit("rms", "minimize", "residual RMS", "residual RMS", "residuals")
 
 

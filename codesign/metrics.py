@@ -30,9 +30,33 @@ def _as_scores(name: str, values) -> np.ndarray:
     return arr
 
 
+class SortedScores:
+    """Background scores sorted once and shared by every signal scored against them.
+
+    At FPR 1e-5 a threshold needs millions of background events; sorting them once turns
+    every per-signal quantity (threshold, AUC, ROC points, bootstrap) into searches.
+    """
+
+    __slots__ = ("values",)
+
+    def __init__(self, scores, name: str = "background"):
+        self.values = np.sort(_as_scores(name, scores))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def above(self, threshold: float) -> int:
+        """Number of scores strictly above `threshold`."""
+        return int(len(self.values) - np.searchsorted(self.values, threshold, side="right"))
+
+
+def _sorted(background) -> np.ndarray:
+    return background.values if isinstance(background, SortedScores) else SortedScores(background).values
+
+
 def roc_curve(background, signal):
     """(fpr, tpr, thresholds) with thresholds decreasing; a point means 'score > threshold'."""
-    b = np.sort(_as_scores("background", background))
+    b = _sorted(background)
     s = np.sort(_as_scores("signal", signal))
     thresholds = np.unique(np.concatenate([b, s]))[::-1]
     fpr = (len(b) - np.searchsorted(b, thresholds, side="right")) / len(b)
@@ -42,30 +66,16 @@ def roc_curve(background, signal):
             np.concatenate([[np.inf], thresholds, [-np.inf]]))
 
 
+def _ranks(b: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per signal event: background events strictly below it, and up to and including it (sorted `b`)."""
+    return np.searchsorted(b, s, side="left"), np.searchsorted(b, s, side="right")
+
+
 def auc(background, signal) -> float:
     """Area under the ROC curve = P(signal score > background score) + P(tie)/2 (Mann-Whitney U)."""
-    b = _as_scores("background", background)
-    s = _as_scores("signal", signal)
-    return float(_weighted_auc(*_auc_groups(b, s)))
-
-
-def _auc_groups(b: np.ndarray, s: np.ndarray):
-    """Per-distinct-score counts of background and signal, in increasing score order."""
-    values = np.concatenate([b, s])
-    is_signal = np.concatenate([np.zeros(len(b), bool), np.ones(len(s), bool)])
-    order = np.argsort(values, kind="stable")
-    sorted_values = values[order]
-    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
-    return order, is_signal[order], starts
-
-
-def _weighted_auc(order, sorted_is_signal, starts, weights=None):
-    w = np.ones(len(order)) if weights is None else weights[order]
-    wb = np.add.reduceat(np.where(sorted_is_signal, 0.0, w), starts)
-    ws = np.add.reduceat(np.where(sorted_is_signal, w, 0.0), starts)
-    below = np.cumsum(wb) - wb
-    total_b, total_s = wb.sum(), ws.sum()
-    return np.sum(ws * (below + 0.5 * wb)) / (total_b * total_s)
+    b = _sorted(background)
+    left, right = _ranks(b, _as_scores("signal", signal))
+    return float((left.sum() + 0.5 * (right - left).sum()) / (len(b) * len(left)))
 
 
 def background_events_needed(fpr: float, min_background_above: int = MIN_BACKGROUND_ABOVE) -> int:
@@ -87,12 +97,34 @@ def require_resolvable(n_background: int, fpr: float, min_background_above: int 
 
 
 def threshold_at_fpr(background, fpr: float, min_background_above: int = MIN_BACKGROUND_ABOVE):
-    """(threshold, n_above): at most floor(fpr * N) background events lie strictly above the threshold."""
-    b = _as_scores("background", background)
+    """(threshold, n_above): at most floor(fpr * N) background events lie strictly above the threshold.
+
+    The threshold is the (floor(fpr N) + 1)-th largest background score. Where scores tie at
+    the top (fixed-point scores saturate) fewer events lie above it than allowed; if fewer than
+    `min_background_above` do, the threshold measures the ties, not the model: MetricError.
+    """
+    b = _sorted(background)
     allowed = require_resolvable(len(b), fpr, min_background_above)
-    top = -np.partition(-b, allowed)[: allowed + 1]
-    threshold = float(np.min(top))  # the (allowed+1)-th largest background score
-    return threshold, int(np.sum(b > threshold))
+    threshold = float(b[len(b) - allowed - 1])
+    n_above = int(len(b) - np.searchsorted(b, threshold, side="right"))
+    if n_above < min_background_above:
+        tied = int(np.searchsorted(b, threshold, side="right") - np.searchsorted(b, threshold, side="left"))
+        raise MetricError(
+            f"the threshold at FPR {fpr:g} rests on {n_above} background events strictly above it, fewer than "
+            f"{min_background_above}: {tied} of {len(b)} background events tie at the score {threshold:.6g} "
+            f"(the scores saturate or are too coarse at the top; widen the score's range or resolution, "
+            f"or use more background events)")
+    return threshold, n_above
+
+
+def zero_upper_limit(n: int, cl: float = 0.6827) -> float:
+    """The efficiency below which 0 of `n` events passing has probability 1 - cl: 1 - (1 - cl)^(1/n) (~1.15 / n).
+
+    What an efficiency measured as zero is worth in a product of efficiencies (a zero would make any
+    other signal's efficiency irrelevant)."""
+    if n < 1:
+        raise MetricError(f"an upper limit needs at least one event, got {n}")
+    return float(-np.expm1(np.log1p(-cl) / n))
 
 
 def tpr_at_threshold(signal, threshold: float) -> float:
@@ -140,13 +172,12 @@ def bootstrap_tpr_at_fpr(background, signal, fpr: float, n_bootstrap: int = 1000
     background events among the top M scores is Binomial(N, M/N) and spreads uniformly
     over them; the resampled signal count above a threshold is Binomial(n_s, p(threshold)).
     """
-    b = _as_scores("background", background)
+    b = _sorted(background)
     s = np.sort(_as_scores("signal", signal))
     allowed = require_resolvable(len(b), fpr, min_background_above)
     rng = np.random.default_rng(seed)
     m = min(len(b), 4 * allowed + 200)
-    top = np.sort(np.partition(-b, m - 1)[:m])  # negated scores, so ascending = descending score
-    top = -top
+    top = b[len(b) - m:][::-1]  # the m largest, descending
     out = np.empty(n_bootstrap)
     for i in range(n_bootstrap):
         in_top = rng.binomial(len(b), m / len(b)) if m < len(b) else len(b)
@@ -160,19 +191,33 @@ def bootstrap_tpr_at_fpr(background, signal, fpr: float, n_bootstrap: int = 1000
 
 
 def bootstrap_auc(background, signal, n_bootstrap: int = 100, seed: int = 0) -> np.ndarray:
-    """AUC in Poisson-bootstrap resamplings (weights ~ Poisson(1)), reusing one sort."""
-    b = _as_scores("background", background)
+    """AUC in Poisson-bootstrap resamplings (every event weighted by a Poisson(1) draw).
+
+    Only the background's counts between consecutive signal scores enter the AUC, and a sum of
+    k Poisson(1) weights is Poisson(k): each resampling draws one Poisson per such segment
+    (at most 2 n_signal + 1 of them) instead of one per background event, with the same
+    distribution, so ten million background events cost no more than ten thousand.
+    """
+    b = _sorted(background)
     s = _as_scores("signal", signal)
-    order, sorted_is_signal, starts = _auc_groups(b, s)
+    left, right = _ranks(b, s)
+    cuts = np.unique(np.concatenate([[0], left, right, [len(b)]]))
+    counts = np.diff(cuts)
+    li, ri = np.searchsorted(cuts, left), np.searchsorted(cuts, right)
     rng = np.random.default_rng(seed)
-    n = len(b) + len(s)
-    return np.array([_weighted_auc(order, sorted_is_signal, starts, rng.poisson(1.0, n).astype(np.float64))
-                     for _ in range(n_bootstrap)])
+    out = np.empty(n_bootstrap)
+    for i in range(n_bootstrap):
+        below = np.concatenate([[0], np.cumsum(rng.poisson(counts))])  # weighted background below each cut
+        ws = rng.poisson(1.0, len(s))
+        numerator = np.sum(ws * (below[li] + 0.5 * (below[ri] - below[li])))
+        out[i] = numerator / max(ws.sum() * below[-1], 1)
+    return out
 
 
 def score_signal(name: str, background, signal, fpr: float = 1e-5, n_bootstrap: int = 200, seed: int = 0,
                  min_background_above: int = MIN_BACKGROUND_ABOVE) -> SignalScores:
-    b = _as_scores("background", background)
+    """AUC and TPR at `fpr` with bootstrap intervals; pass `SortedScores` to share one sort among signals."""
+    b = background if isinstance(background, SortedScores) else SortedScores(background)
     s = _as_scores(f"signal '{name}'", signal)
     threshold, n_above = threshold_at_fpr(b, fpr, min_background_above)
     tprs = bootstrap_tpr_at_fpr(b, s, fpr, n_bootstrap=max(n_bootstrap, 200), seed=seed,
@@ -180,7 +225,8 @@ def score_signal(name: str, background, signal, fpr: float = 1e-5, n_bootstrap: 
     aucs = bootstrap_auc(b, s, n_bootstrap=n_bootstrap, seed=seed + 1)
     return SignalScores(
         signal=name, auc=auc(b, s), auc_interval=tuple(float(v) for v in np.percentile(aucs, ONE_SIGMA)),
-        fpr=fpr, tpr=tpr_at_threshold(s, threshold), tpr_interval=tuple(float(v) for v in np.percentile(tprs, ONE_SIGMA)),
+        fpr=fpr, tpr=tpr_at_threshold(s, threshold),
+        tpr_interval=tuple(float(v) for v in np.percentile(tprs, ONE_SIGMA)),
         threshold=threshold, n_background=len(b), n_background_above=n_above, n_signal=len(s),
         n_bootstrap=n_bootstrap)
 
@@ -203,7 +249,7 @@ def roc_points(background, signal, n_points: int = 120) -> dict[str, list[float]
     tail the trigger lives in (FPR 1e-6 .. 1e-4) is sampled event by event and the bulk coarsely.
     Same convention as `roc_curve`: a point means 'score > threshold'.
     """
-    b = np.sort(_as_scores("background", background))
+    b = _sorted(background)
     s = np.sort(_as_scores("signal", signal))
     k = np.unique(np.geomspace(1, len(b), n_points).astype(np.int64))
     thresholds = np.unique(b[len(b) - k])[::-1]
@@ -219,10 +265,10 @@ def histogram_edges(background, n_bins: int = 60) -> np.ndarray:
     Anomaly scores are positive and span decades; a log axis shows the bulk and the tail together.
     Scores below the first edge and above the last are kept as under- and overflow.
     """
-    b = _as_scores("background", background)
-    positive = b[b > 0]
-    hi = 10.0 * float(positive.max()) if positive.size else 1.0
-    lo = float(np.quantile(positive, 1e-3)) if positive.size else hi * 1e-6
+    b = _sorted(background)
+    positive = b[np.searchsorted(b, 0.0, side="right"):]
+    hi = 10.0 * float(positive[-1]) if positive.size else 1.0
+    lo = float(np.quantile(positive, 1e-3, method="linear")) if positive.size else hi * 1e-6
     lo = min(max(lo, hi * 1e-9), hi / 10.0)
     return np.geomspace(lo, hi, n_bins + 1)
 

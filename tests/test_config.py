@@ -42,7 +42,7 @@ def test_integer_bits_must_fit():
 def test_presets_parse():
     """Every preset parses as the config of the task it names."""
     from codesign import tasks
-    from codesign.cli import PRESETS
+    from codesign.config import PRESETS
 
     paths = sorted(PRESETS.glob("*.yaml"))
     assert len(paths) >= 6

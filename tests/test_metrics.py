@@ -113,3 +113,34 @@ def test_histogram_keeps_every_event(rng):
     h = metrics.histogram(np.concatenate([b, [0.0, -1.0, 1e9]]), edges)
     assert sum(h["counts"]) + h["underflow"] + h["overflow"] == h["n"] == 10_003
     assert h["overflow"] == 1 and h["underflow"] >= 2
+
+
+def test_threshold_counts_the_events_strictly_above_it_when_scores_tie():
+    # 1,000,000 events, 15 tied at the top and 20 distinct just below: FPR 1e-5 allows 10 above; the
+    # 11th largest is one of the tied 15, so none lie above it: refused, naming the tie.
+    b = np.concatenate([np.zeros(999_965), np.arange(1.0, 21.0), np.full(15, 99.0)])
+    with pytest.raises(MetricError, match=r"rests on 0 background events strictly above.*15 of 1000000 .*tie"):
+        metrics.threshold_at_fpr(b, 1e-5)
+    with pytest.raises(MetricError, match="saturate"):
+        metrics.score_signal("s", b, np.full(100, 100.0), fpr=1e-5)
+    # ties below the top are honest: 10 events above a threshold that 5 more events share
+    b = np.concatenate([np.zeros(999_985), np.full(5, 50.0), np.arange(60.0, 70.0)])
+    threshold, above = metrics.threshold_at_fpr(b, 1e-5)
+    assert threshold == 50.0 and above == 10
+
+
+def test_saturated_top_with_more_events_above_than_needed_is_kept_with_its_count():
+    # 12 distinct top scores, then 30 tied: allowed 20 above at FPR 1e-5 with 2 M events, only 12 lie above
+    b = np.concatenate([np.zeros(2_000_000 - 42), np.full(30, 5.0), np.arange(10.0, 22.0)])
+    res = metrics.score_signal("s", b, np.r_[np.full(50, 6.0), np.full(50, 1.0)], fpr=1e-5, n_bootstrap=20)
+    assert res.threshold == 5.0 and res.n_background_above == 12 and res.tpr == 0.5
+
+
+def test_sorted_scores_give_the_same_metrics_as_raw_arrays(rng):
+    b = np.round(rng.exponential(1.0, 300_000), 2)
+    s = np.round(rng.exponential(2.0, 3_000), 2)
+    shared = metrics.SortedScores(b)
+    assert metrics.auc(shared, s) == metrics.auc(b, s)
+    assert metrics.threshold_at_fpr(shared, 1e-4) == metrics.threshold_at_fpr(b, 1e-4)
+    assert metrics.score_signal("x", shared, s, 1e-4, 20) == metrics.score_signal("x", b, s, 1e-4, 20)
+    assert shared.above(metrics.threshold_at_fpr(b, 1e-4)[0]) == 30

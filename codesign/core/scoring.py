@@ -46,14 +46,26 @@ def radius_score(z_mean: np.ndarray) -> np.ndarray:
     return np.sum(np.asarray(z_mean, dtype=np.float64) ** 2, axis=-1)
 
 
-def anomaly_score(model, spec: ModelSpec, x: np.ndarray, loss: str = "mse") -> np.ndarray:
-    """Per-event anomaly score of a trained float or QKeras model on preprocessed inputs."""
+def anomaly_score(model, spec: ModelSpec, x: np.ndarray, loss: str = "mse", transform=None,
+                  chunk: int = 1 << 18) -> np.ndarray:
+    """Per-event anomaly score of a trained float or QKeras model.
+
+    `x` is preprocessed, or raw with `transform` (the preprocessing) applied block by block: a
+    memory-mapped test set of millions of events is scored `chunk` events at a time.
+    """
     if isinstance(spec, VAE) and spec.score != "mse":
         from codesign.core.models import vae_encoder
 
-        z_mean, z_log_var = vae_encoder(model).predict(x, batch_size=PREDICT_BATCH, verbose=0)
-        return kl_score(z_mean, z_log_var) if spec.score == "kl" else radius_score(z_mean)
-    reconstruction = model.predict(x, batch_size=PREDICT_BATCH, verbose=0)
-    if isinstance(spec, LSTMAE):
-        return oldest_step_error(x, reconstruction)
-    return reconstruction_error(x, reconstruction, loss)
+        encoder = vae_encoder(model)
+    parts = []
+    for start in range(0, len(x), chunk):
+        block = np.asarray(x[start:start + chunk])
+        block = transform(block) if transform is not None else block
+        if isinstance(spec, VAE) and spec.score != "mse":
+            z_mean, z_log_var = encoder.predict(block, batch_size=PREDICT_BATCH, verbose=0)
+            parts.append(kl_score(z_mean, z_log_var) if spec.score == "kl" else radius_score(z_mean))
+            continue
+        reconstruction = model.predict(block, batch_size=PREDICT_BATCH, verbose=0)
+        parts.append(oldest_step_error(block, reconstruction) if isinstance(spec, LSTMAE) else
+                     reconstruction_error(block, reconstruction, loss))
+    return np.concatenate(parts) if parts else np.zeros(0)

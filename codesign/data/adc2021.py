@@ -9,6 +9,7 @@ synthetic files and real ones are interchangeable.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,8 +87,9 @@ def write_events(path: str | Path, particles: np.ndarray, process: np.ndarray | 
             f.attrs[key] = value
 
 
-def read_events(path: str | Path, max_events: int | None = None) -> EventFile:
-    """Read and validate an ADC2021-layout file; any problem is a one-line DataError naming the file."""
+@contextlib.contextmanager
+def _particles(path: str | Path):
+    """The file's validated 'Particles' dataset (h5py), and its 'Process' labels if any; one-line DataErrors."""
     import h5py
 
     path = Path(path)
@@ -101,26 +103,51 @@ def read_events(path: str | Path, max_events: int | None = None) -> EventFile:
             ds = f["Particles"]
             if ds.ndim != 3 or ds.shape[1:] != (N_OBJECTS, N_FEATURES):
                 raise DataError(f"{path}: 'Particles' has shape {ds.shape}, expected (N, {N_OBJECTS}, {N_FEATURES})")
-            stop = ds.shape[0] if max_events is None else min(max_events, ds.shape[0])
-            particles = np.asarray(ds[:stop], dtype=np.float32)
-            process = np.asarray(f["Process"][:stop]) if "Process" in f else None
-            names = tuple(n.decode() for n in f.attrs.get("process_names", []))
+            if ds.dtype.kind not in "fiu":
+                raise DataError(f"{path}: 'Particles' holds {ds.dtype} values, expected real numbers (float)")
+            yield ds, f.get("Process"), f.attrs
     except DataError:
         raise
-    except (OSError, KeyError, ValueError) as exc:
-        raise DataError(f"{path}: cannot be read as h5 ({exc.__class__.__name__}: {str(exc).splitlines()[0]})") from None
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise DataError(f"{path}: cannot be read as h5 ({exc.__class__.__name__}: "
+                        f"{str(exc).splitlines()[0]})") from None
+
+
+def read_events(path: str | Path, max_events: int | None = None) -> EventFile:
+    """Read and validate an ADC2021-layout file; any problem is a one-line DataError naming the file."""
+    with _particles(path) as (ds, process_ds, attrs):
+        stop = ds.shape[0] if max_events is None else min(max_events, ds.shape[0])
+        particles = np.asarray(ds[:stop], dtype=np.float32)
+        process = np.asarray(process_ds[:stop]) if process_ds is not None else None
+        names = tuple(n.decode() for n in attrs.get("process_names", []))
     validate_particles(particles, str(path))
     return EventFile(particles, process, names)
 
 
-def validate_particles(particles: np.ndarray, source: str) -> None:
+def count_events(path: str | Path) -> int:
+    """Number of events in an ADC2021-layout file (its layout checked, nothing read)."""
+    with _particles(path) as (ds, _, _):
+        return int(ds.shape[0])
+
+
+def read_chunks(path: str | Path, chunk_size: int = 250_000):
+    """(first event, particles) blocks of a file in order, each validated: memory bounded by the chunk."""
+    with _particles(path) as (ds, _, _):
+        for start in range(0, ds.shape[0], chunk_size):
+            particles = np.asarray(ds[start:start + chunk_size], dtype=np.float32)
+            validate_particles(particles, str(path), first=start)
+            yield start, particles
+
+
+def validate_particles(particles: np.ndarray, source: str, first: int = 0) -> None:
+    """One-line DataError for an empty block, a non-finite value or a negative pT (events counted from `first`)."""
     if len(particles) == 0:
         raise DataError(f"{source}: 'Particles' holds no events")
     finite = np.isfinite(particles)
     if not finite.all():
         event, obj, feat = np.argwhere(~finite)[0]
-        raise DataError(f"{source}: non-finite value (NaN/inf) in event {event}, object {obj}, feature "
+        raise DataError(f"{source}: non-finite value (NaN/inf) in event {first + event}, object {obj}, feature "
                         f"{PARTICLE_NAMES[feat]}; expected finite pT, eta, phi")
     if (particles[:, :, 0] < 0).any():
         event = int(np.argwhere(particles[:, :, 0] < 0)[0][0])
-        raise DataError(f"{source}: negative pT in event {event}; expected pT >= 0")
+        raise DataError(f"{source}: negative pT in event {first + event}; expected pT >= 0")

@@ -21,6 +21,16 @@ def from_pt_eta_phi_m(pt, eta, phi, m):
     return np.stack([e, px, py, pz], axis=-1)
 
 
+def from_pt_eta_phi_m_where(present, pt, eta, phi, m):
+    """`from_pt_eta_phi_m` of the `present` entries (the same values), zeros elsewhere: for objects most events
+    lack (extra radiation), whose absent values nothing reads."""
+    present = np.asarray(present, dtype=bool)
+    out = np.zeros(present.shape + (4,))
+    sel = (np.asarray(a)[present] if np.ndim(a) else a for a in (pt, eta, phi, m))
+    out[present] = from_pt_eta_phi_m(*sel)
+    return out
+
+
 def from_pt_y_phi_m(pt, y, phi, m):
     """Build a massive four-vector from its rapidity (the natural variable for a produced resonance)."""
     pt, y, phi, m = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in (pt, y, phi, m)))

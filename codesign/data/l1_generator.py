@@ -1,12 +1,8 @@
 """Synthetic ADC2021-like Level-1 trigger events, generated without any download.
 
-Each process is built at parton level with real kinematics (Breit-Wigner resonances,
-isotropic decays boosted to the lab, falling pT spectra, initial-state radiation that
-balances the hard system, tau and heavy-flavour decays with their neutrinos), passed
-through an L1-like detector (acceptance, thresholds, efficiencies, pT-dependent
-resolutions, calorimeter jets that contain electrons, MET from the measured deposits
-with an unclustered response and pile-up noise) and the same >= 1 lepton filter as the
-real files (e or mu with pT > 23 GeV). The physics choices and the calibration of a
+Each process is built at parton level with real kinematics (codesign.data.l1_physics), passed
+through an L1-like detector and the same >= 1 lepton filter as the real files
+(codesign.data.l1_detector). The physics choices and the calibration of a
 trained baseline against the published results are documented in docs/data.md.
 
 Generation is deterministic given (seed, chunk size): chunk i draws from the seed
@@ -16,18 +12,19 @@ through bounded memory.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import itertools
+import math
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 import numpy as np
 
-from codesign.data import kinematics as kin
-from codesign.data.adc2021 import EGAMMA_CLASS, JET_CLASS, MET_CLASS, MUON_CLASS, N_FEATURES, N_OBJECTS, SLOTS
-
-M_W, G_W = 80.38, 2.09
-M_Z, G_Z = 91.19, 2.50
-M_TOP, M_B, M_TAU = 172.5, 4.8, 1.777
+from codesign.data.adc2021 import N_FEATURES, N_OBJECTS
+from codesign.data.l1_detector import DEFAULT_DETECTOR, Detector, reconstruct
+from codesign.data.l1_physics import PROCESSES, Truth
 
 BACKGROUND_FRACTIONS = {"W_lnu": 0.592, "Z_ll": 0.067, "ttbar": 0.003, "QCD": 0.338}
 SIGNALS = ("Ato4l", "leptoquark", "hToTauTau", "hChToTauNu")
@@ -41,458 +38,85 @@ FILE_NAMES = {
 }
 PROCESS_IDS = {name: i for i, name in enumerate([*BACKGROUND_FRACTIONS, *SIGNALS])}
 BLOCK = 65536  # candidate events generated per step before the lepton filter
-
-
-@dataclass(frozen=True)
-class Detector:
-    """An L1-like detector: acceptances, thresholds and resolutions (sigma/pT terms)."""
-
-    egamma_pt_min: float = 3.0
-    egamma_eta_max: float = 3.0
-    muon_pt_min: float = 3.0
-    muon_eta_max: float = 2.1
-    jet_pt_min: float = 15.0
-    jet_eta_max: float = 4.0
-    calo_eta_max: float = 5.0
-    lepton_filter_pt: float = 23.0
-    egamma_efficiency: float = 0.92
-    muon_efficiency: float = 0.95
-    egamma_resolution: tuple[float, float] = (0.15, 0.03)  # stochastic/sqrt(pT), constant
-    muon_resolution: tuple[float, float] = (0.03, 2e-4)  # constant, per-GeV (curvature) term
-    jet_resolution: tuple[float, float, float] = (1.0, 0.08, 3.0)  # stochastic, constant, noise/pT
-    lepton_angle_resolution: float = 0.005
-    jet_angle_resolution: float = 0.04
-    unclustered_response: float = 0.6
-    met_noise: tuple[float, float] = (2.0, 0.5)  # GeV constant, stochastic*sqrt(sum ET) per component
-    pileup_jets_mean: float = 0.7
-
-
-DEFAULT_DETECTOR = Detector()
-
-
-class Truth:
-    """Generator-level objects of a batch: calorimeter deposits (jets), e/gamma, muons, invisibles.
-
-    Electrons and photons are views of calorimeter energy: each is also added as a jet
-    deposit, so MET (built from jets, muons and unclustered energy) counts it once.
-    """
-
-    def __init__(self, n: int):
-        self.n = n
-        self.jets: list[tuple[np.ndarray, np.ndarray]] = []
-        self.egamma: list[tuple[np.ndarray, np.ndarray]] = []
-        self.muons: list[tuple[np.ndarray, np.ndarray]] = []
-        self.invisible = np.zeros((n, 2))
-        self.unclustered = np.zeros((n, 2))
-
-    def _mask(self, present):
-        return np.ones(self.n, dtype=bool) if present is None else present
-
-    def jet(self, p, present=None):
-        self.jets.append((p, self._mask(present)))
-
-    def electron(self, p, present=None, in_jet=False):
-        """An electron/photon; `in_jet` when its energy is already inside a jet deposit."""
-        present = self._mask(present)
-        self.egamma.append((p, present))
-        if not in_jet:
-            self.jets.append((p, present))
-
-    def muon(self, p, present=None):
-        self.muons.append((p, self._mask(present)))
-
-    def neutrino(self, p, present=None):
-        self.invisible += np.where(self._mask(present)[:, None], p[:, 1:3], 0.0)
-
-    def merge(self, other: "Truth", where: np.ndarray) -> None:
-        """Take `other`'s objects for the events selected by `where` (to mix production modes)."""
-        for mine, theirs in ((self.jets, other.jets), (self.egamma, other.egamma), (self.muons, other.muons)):
-            mine.extend((p, m & where) for p, m in theirs)
-        self.invisible += np.where(where[:, None], other.invisible, 0.0)
-        self.unclustered += np.where(where[:, None], other.unclustered, 0.0)
-
-
-# ---------------------------------------------------------------- building blocks
-
-
-def breit_wigner(rng, mass, width, n, low=None):
-    m = mass + 0.5 * width * np.tan(np.pi * rng.uniform(-0.5, 0.5, n))
-    low = 0.5 * mass if low is None else low
-    return np.clip(m, low, 2.0 * mass)
-
-
-def isr(rng, truth: Truth, mean: float, scale: float, shape: float, max_jets: int = 4):
-    """Initial-state radiation and soft recoil; returns the transverse momentum the hard system must carry."""
-    n = truth.n
-    count = np.minimum(rng.poisson(mean, n), max_jets)
-    total = rng.normal(0.0, 5.0, (n, 2))  # soft unclustered recoil
-    truth.unclustered += total
-    for k in range(max_jets):
-        present = count > k
-        p = kin.from_pt_eta_phi_m(kin.lomax(rng, scale, shape, n, minimum=8.0),
-                                  kin.truncated_normal(rng, 2.2, 4.9, n), rng.uniform(-np.pi, np.pi, n), 0.0)
-        truth.jet(p, present)
-        total = total + np.where(present[:, None], p[:, 1:3], 0.0)
-    return -total
-
-
-def resonance(rng, pt_xy, m, y_sigma):
-    n = len(pt_xy)
-    return kin.from_pt_y_phi_m(np.hypot(pt_xy[:, 0], pt_xy[:, 1]), kin.truncated_normal(rng, y_sigma, 4.5, n),
-                               np.arctan2(pt_xy[:, 1], pt_xy[:, 0]), m)
-
-
-def michel_fraction(rng, n):
-    """Momentum fraction of the charged lepton in a leptonic tau decay (unpolarised Michel spectrum)."""
-    out = np.empty(n)
-    todo = np.arange(n)
-    while len(todo):
-        x = rng.uniform(0.0, 1.0, len(todo))
-        keep = rng.uniform(0.0, 5.0 / 3.0, len(todo)) < 5.0 / 3.0 - 3.0 * x**2 + 4.0 / 3.0 * x**3
-        out[todo[keep]] = x[keep]
-        todo = todo[~keep]
-    return out
-
-
-def tau_decay(rng, truth: Truth, tau, present=None):
-    """Collinear tau decay: 17.8 % e, 17.4 % mu (with the Michel spectrum), the rest hadronic jets."""
-    n = truth.n
-    present = truth._mask(present)
-    u = rng.uniform(0.0, 1.0, n)
-    to_e, to_mu = u < 0.178, (u >= 0.178) & (u < 0.352)
-    hadronic = ~(to_e | to_mu)
-    x = np.where(hadronic, rng.uniform(0.25, 1.0, n), michel_fraction(rng, n))
-    visible, invisible = tau * x[:, None], tau * (1.0 - x[:, None])
-    truth.electron(visible, present & to_e)
-    truth.muon(visible, present & to_mu)
-    truth.jet(visible, present & hadronic)
-    # pi0 photons of hadronic taus often fire an L1 e/gamma candidate.
-    photon = present & hadronic & (rng.uniform(0.0, 1.0, n) < 0.35)
-    truth.electron(visible * rng.beta(4.0, 3.0, n)[:, None], photon, in_jet=True)
-    truth.neutrino(invisible, present)
-
-
-def lepton_decay(rng, truth: Truth, lepton, flavour, present=None):
-    """A charged lepton by flavour code 0 = e, 1 = mu, 2 = tau."""
-    present = truth._mask(present)
-    truth.electron(lepton, present & (flavour == 0))
-    truth.muon(lepton, present & (flavour == 1))
-    tau_decay(rng, truth, lepton, present & (flavour == 2))
-
-
-def quark_jet(rng, truth: Truth, p, flavour, present=None, lepton_source=None):
-    """A quark jet; b (5) and c (4) decay semileptonically, light jets (0) may fake an e/gamma.
-
-    `lepton_source` forces the jet to carry its lepton-producing decay or fake, so that
-    filtered QCD can be generated without discarding 99 % of the events.
-    """
-    n = truth.n
-    present = truth._mask(present)
-    u = rng.uniform(0.0, 1.0, n)
-    semilep_br = np.where(flavour == 5, 0.21, np.where(flavour == 4, 0.19, 0.0))
-    fake_prob = np.where(flavour == 0, 0.03, 0.0)
-    if lepton_source is not None:
-        u = np.where(lepton_source, u * (semilep_br + fake_prob), u)
-    semilep = u < semilep_br
-    fake = (~semilep) & (u < semilep_br + fake_prob)
-    is_mu = rng.uniform(0.0, 1.0, n) < 0.5
-    z = np.where(flavour == 5, rng.beta(2.0, 3.5, n), rng.beta(1.6, 4.0, n))
-    w = 0.6 * z * rng.uniform(0.3, 1.0, n)
-    lep = p * z[:, None]
-    truth.muon(lep, present & semilep & is_mu)
-    truth.electron(lep, present & semilep & ~is_mu, in_jet=True)
-    truth.neutrino(p * w[:, None], present & semilep)
-    calo = np.where((semilep & is_mu)[:, None], p * (1.0 - z - w)[:, None],
-                    np.where(semilep[:, None], p * (1.0 - w)[:, None], p))
-    truth.jet(calo, present)
-    truth.electron(p * rng.beta(6.0, 2.0, n)[:, None], present & fake, in_jet=True)
-
-
-def flavour_code(rng, n):
-    """Lepton flavour with equal branching ratios into e, mu and tau."""
-    return rng.integers(0, 3, n)
-
-
-def top_decay(rng, truth: Truth, top, charged_higgs=None):
-    """t -> b W (or b H+ where `charged_higgs` is set); W -> l nu (3 x 10.8 %) or q q'."""
-    n = truth.n
-    boson_mass = breit_wigner(rng, M_W, G_W, n, low=60.0)
-    if charged_higgs is not None:
-        boson_mass = np.where(charged_higgs, 60.0, boson_mass)
-    b, boson = kin.two_body_decay(rng, top, M_B, boson_mass)
-    quark_jet(rng, truth, b, np.full(n, 5))
-    leptonic = rng.uniform(0.0, 1.0, n) < 0.324
-    if charged_higgs is not None:
-        leptonic = leptonic & ~charged_higgs
-    lep, nu = kin.two_body_decay(rng, boson, 0.0, 0.0)
-    lepton_decay(rng, truth, lep, flavour_code(rng, n), leptonic)
-    truth.neutrino(nu, leptonic)
-    q1, q2 = kin.two_body_decay(rng, boson, 0.0, 0.0)
-    hadronic = ~leptonic if charged_higgs is None else ~leptonic & ~charged_higgs
-    light = np.where(rng.uniform(0.0, 1.0, n) < 0.5, 4, 0)
-    quark_jet(rng, truth, q1, light, hadronic)
-    quark_jet(rng, truth, q2, np.zeros(n, int), hadronic)
-    if charged_higgs is not None:
-        tau, nu_h = kin.two_body_decay(rng, boson, M_TAU, 0.0)
-        tau_decay(rng, truth, tau, charged_higgs)
-        truth.neutrino(nu_h, charged_higgs)
-
-
-def top_pair(rng, truth: Truth, charged_higgs=False):
-    n = truth.n
-    recoil = isr(rng, truth, mean=1.6, scale=30.0, shape=2.5)
-    m_tt = 2.0 * M_TOP + 10.0 + kin.lomax(rng, 90.0, 3.0, n)
-    t1, t2 = kin.two_body_decay(rng, resonance(rng, recoil, m_tt, 1.2), M_TOP, M_TOP)
-    top_decay(rng, truth, t1, np.ones(n, bool) if charged_higgs else None)
-    top_decay(rng, truth, t2)
-
-
-# ---------------------------------------------------------------- processes
-
-
-def w_lnu(rng, truth: Truth):
-    n = truth.n
-    recoil = isr(rng, truth, mean=0.9, scale=15.0, shape=2.8)
-    w = resonance(rng, recoil, breit_wigner(rng, M_W, G_W, n), 2.0)
-    lep, nu = kin.two_body_decay(rng, w, 0.0, 0.0)
-    lepton_decay(rng, truth, lep, flavour_code(rng, n))
-    truth.neutrino(nu)
-
-
-def z_ll(rng, truth: Truth):
-    n = truth.n
-    recoil = isr(rng, truth, mean=0.9, scale=15.0, shape=2.8)
-    z = resonance(rng, recoil, breit_wigner(rng, M_Z, G_Z, n), 2.0)
-    l1, l2 = kin.two_body_decay(rng, z, 0.0, 0.0)
-    flavour = flavour_code(rng, n)
-    lepton_decay(rng, truth, l1, flavour)
-    lepton_decay(rng, truth, l2, flavour)
-
-
-def ttbar(rng, truth: Truth):
-    top_pair(rng, truth)
-
-
-def qcd(rng, truth: Truth):
-    """Multijet events; one jet carries the heavy-flavour lepton or fake that fires the filter."""
-    n = truth.n
-    soft = rng.normal(0.0, 5.0, (n, 2))
-    truth.unclustered += soft
-    pt_hat = kin.lomax(rng, 25.0, 3.6, n, minimum=30.0)
-    j1 = kin.from_pt_eta_phi_m(pt_hat, kin.truncated_normal(rng, 1.8, 4.7, n), rng.uniform(-np.pi, np.pi, n), 0.0)
-    total = j1[:, 1:3] + soft
-    extra = []
-    n_rad = np.minimum(rng.poisson(1.3, n), 4)
-    for k in range(4):
-        present = n_rad > k
-        p = kin.from_pt_eta_phi_m(pt_hat * rng.beta(1.2, 3.5, n), kin.truncated_normal(rng, 2.2, 4.9, n),
-                                  rng.uniform(-np.pi, np.pi, n), 0.0)
-        extra.append((p, present))
-        total = total + np.where(present[:, None], p[:, 1:3], 0.0)
-    j2 = kin.from_pt_eta_phi_m(np.hypot(total[:, 0], total[:, 1]), kin.truncated_normal(rng, 1.8, 4.7, n),
-                               np.arctan2(-total[:, 1], -total[:, 0]), 0.0)
-    jets = [(j1, np.ones(n, bool)), (j2, np.ones(n, bool)), *extra]
-    flavours = [rng.choice([0, 4, 5], n, p=[0.86, 0.09, 0.05]) for _ in jets]
-    # The lepton source is one of the two leading partons, with rates proportional to b, c and fake production.
-    source_is_j1 = rng.uniform(0.0, 1.0, n) < 0.5
-    source_kind = rng.choice([0, 4, 5], n, p=[0.45, 0.30, 0.25])
-    for i, (p, present) in enumerate(jets):
-        source = (source_is_j1 if i == 0 else ~source_is_j1) if i < 2 else np.zeros(n, bool)
-        flavour = np.where(source, source_kind, flavours[i])
-        quark_jet(rng, truth, p, flavour, present, lepton_source=source)
-
-
-def a_to_4l(rng, truth: Truth):
-    """A (50 GeV) -> Z* Z* -> 4 leptons (e or mu), gluon-fusion-like production."""
-    n = truth.n
-    recoil = isr(rng, truth, mean=1.2, scale=20.0, shape=2.5)
-    a = resonance(rng, recoil, np.full(n, 50.0), 1.5)
-    m1 = 50.0 * np.sqrt(rng.uniform(0.02, 0.8, n))  # the heavier pair tends towards the kinematic limit
-    m2 = (50.0 - m1) * rng.uniform(0.15, 0.95, n)
-    z1, z2 = kin.two_body_decay(rng, a, m1, m2)
-    for z in (z1, z2):
-        flavour = rng.integers(0, 2, n)
-        l1, l2 = kin.two_body_decay(rng, z, 0.0, 0.0)
-        lepton_decay(rng, truth, l1, flavour)
-        lepton_decay(rng, truth, l2, flavour)
-
-
-def leptoquark(rng, truth: Truth):
-    """LQ (80 GeV) -> b tau."""
-    n = truth.n
-    recoil = isr(rng, truth, mean=1.1, scale=20.0, shape=2.5)
-    lq = resonance(rng, recoil, np.full(n, 80.0), 1.8)
-    b, tau = kin.two_body_decay(rng, lq, M_B, M_TAU)
-    quark_jet(rng, truth, b, np.full(n, 5))
-    tau_decay(rng, truth, tau)
-
-
-def h_to_tautau(rng, truth: Truth):
-    """Neutral scalar h0 (60 GeV) -> tau tau."""
-    n = truth.n
-    recoil = isr(rng, truth, mean=1.1, scale=20.0, shape=2.5)
-    h = resonance(rng, recoil, np.full(n, 60.0), 1.8)
-    t1, t2 = kin.two_body_decay(rng, h, M_TAU, M_TAU)
-    tau_decay(rng, truth, t1)
-    tau_decay(rng, truth, t2)
-
-
-def hch_to_taunu(rng, truth: Truth):
-    """Charged scalar h+ (60 GeV) -> tau nu; half from top decays (t -> h+ b), half singly produced (c s -> h+)."""
-    n = truth.n
-    from_top = rng.uniform(0.0, 1.0, n) < 0.5
-    top = Truth(n)
-    top_pair(rng, top, charged_higgs=True)
-    single = Truth(n)
-    recoil = isr(rng, single, mean=1.1, scale=20.0, shape=2.5)
-    h = resonance(rng, recoil, np.full(n, 60.0), 2.0)
-    tau, nu = kin.two_body_decay(rng, h, M_TAU, 0.0)
-    tau_decay(rng, single, tau)
-    single.neutrino(nu)
-    truth.merge(top, from_top)
-    truth.merge(single, ~from_top)
-
-
-PROCESSES: dict[str, Callable[[np.random.Generator, Truth], None]] = {
-    "W_lnu": w_lnu, "Z_ll": z_ll, "ttbar": ttbar, "QCD": qcd,
-    "Ato4l": a_to_4l, "leptoquark": leptoquark, "hToTauTau": h_to_tautau, "hChToTauNu": hch_to_taunu,
-}
-
-
-# ---------------------------------------------------------------- detector
-
-
-def _stack(parts, n):
-    if not parts:
-        return np.zeros((n, 0, 4)), np.zeros((n, 0), bool)
-    return np.stack([p for p, _ in parts], axis=1), np.stack([m for _, m in parts], axis=1)
-
-
-def _smear_angles(rng, p, sigma):
-    return (kin.eta(p) + rng.normal(0.0, sigma, p.shape[:-1]),
-            kin.wrap_phi(kin.phi(p) + rng.normal(0.0, sigma, p.shape[:-1])))
-
-
-def _top_rows(pt, eta, phi, keep, count, class_id):
-    """pT-ordered first `count` kept objects as (n, count, 4) rows, zero-padded."""
-    n = pt.shape[0]
-    if pt.shape[1] < count:
-        pad = count - pt.shape[1]
-        pt, eta, phi = (np.pad(a, ((0, 0), (0, pad))) for a in (pt, eta, phi))
-        keep = np.pad(keep, ((0, 0), (0, pad)))
-    key = np.where(keep, pt, -1.0)
-    order = np.argsort(-key, axis=1, kind="stable")[:, :count]
-    take = lambda a: np.take_along_axis(a, order, axis=1)  # noqa: E731
-    kept = take(keep)
-    rows = np.zeros((n, count, N_FEATURES))
-    rows[..., 0] = np.where(kept, take(pt), 0.0)
-    rows[..., 1] = np.where(kept, take(eta), 0.0)
-    rows[..., 2] = np.where(kept, take(phi), 0.0)
-    rows[..., 3] = np.where(kept, class_id, 0.0)
-    return rows
-
-
-def reconstruct(rng, truth: Truth, det: Detector = DEFAULT_DETECTOR):
-    """Detector response: returns (particles (n, 19, 4), lepton-filter mask)."""
-    n = truth.n
-    # Pile-up jets, balanced by soft unclustered energy of the same interactions.
-    n_pu = np.minimum(rng.poisson(det.pileup_jets_mean, n), 3)
-    for k in range(3):
-        present = n_pu > k
-        p = kin.from_pt_eta_phi_m(kin.lomax(rng, 5.0, 3.0, n, minimum=10.0), rng.uniform(-4.9, 4.9, n),
-                                  rng.uniform(-np.pi, np.pi, n), 0.0)
-        truth.jet(p, present)
-        truth.unclustered -= np.where(present[:, None], p[:, 1:3], 0.0)
-
-    # Jets (calorimeter deposits).
-    jp, jm = _stack(truth.jets, n)
-    jpt_true = kin.pt(jp)
-    a, c, noise = det.jet_resolution
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.sqrt(a**2 / np.maximum(jpt_true, 1e-3) + c**2 + (noise / np.maximum(jpt_true, 1e-3)) ** 2)
-    jpt = np.clip(jpt_true * (1.0 + rel * rng.standard_normal(jpt_true.shape)), 0.0, None)
-    jeta, jphi = _smear_angles(rng, jp, det.jet_angle_resolution)
-    jet_ok = jm & (jpt > det.jet_pt_min) & (np.abs(jeta) < det.jet_eta_max)
-    in_calo = jm & ~jet_ok & (np.abs(kin.eta(jp)) < det.calo_eta_max)
-    jet_xy_true = jp[..., 1:3]
-    jet_dir = np.stack([np.cos(jphi), np.sin(jphi)], axis=-1)
-    measured = np.sum(np.where(jet_ok[..., None], jpt[..., None] * jet_dir, 0.0), axis=1)
-    unclustered = truth.unclustered + np.sum(np.where(in_calo[..., None], jet_xy_true, 0.0), axis=1)
-    measured += det.unclustered_response * unclustered
-    sum_et = np.sum(np.where(jm, jpt_true, 0.0), axis=1) + np.hypot(*truth.unclustered.T)
-
-    # e/gamma candidates (views of calorimeter energy).
-    ep, em = _stack(truth.egamma, n)
-    ept_true = kin.pt(ep)
-    sa, sc = det.egamma_resolution
-    erel = np.sqrt(sa**2 / np.maximum(ept_true, 1e-3) + sc**2)
-    ept = np.clip(ept_true * (1.0 + erel * rng.standard_normal(ept_true.shape)), 0.0, None)
-    eeta, ephi = _smear_angles(rng, ep, det.lepton_angle_resolution)
-    e_ok = (em & (ept > det.egamma_pt_min) & (np.abs(eeta) < det.egamma_eta_max)
-            & (rng.uniform(0.0, 1.0, ept.shape) < det.egamma_efficiency))
-
-    # Muons: measured by the tracker/muon system, invisible to the calorimeter.
-    mp, mm = _stack(truth.muons, n)
-    mpt_true = kin.pt(mp)
-    mc, mb = det.muon_resolution
-    mrel = np.sqrt(mc**2 + (mb * mpt_true) ** 2)
-    mpt = np.clip(mpt_true * (1.0 + mrel * rng.standard_normal(mpt_true.shape)), 0.0, None)
-    meta, mphi = _smear_angles(rng, mp, det.lepton_angle_resolution)
-    m_ok = (mm & (mpt > det.muon_pt_min) & (np.abs(meta) < det.muon_eta_max)
-            & (rng.uniform(0.0, 1.0, mpt.shape) < det.muon_efficiency))
-    measured += np.sum(np.where(m_ok[..., None], mpt[..., None] * np.stack([np.cos(mphi), np.sin(mphi)], -1), 0.0),
-                       axis=1)
-
-    # MET: everything not measured, plus pile-up/electronics noise.
-    sigma = np.sqrt(det.met_noise[0] ** 2 + det.met_noise[1] ** 2 * sum_et)
-    met_xy = -measured + sigma[:, None] * rng.standard_normal((n, 2))
-    met = np.zeros((n, 1, N_FEATURES))
-    met[:, 0, 0] = np.hypot(met_xy[:, 0], met_xy[:, 1])
-    met[:, 0, 2] = np.arctan2(met_xy[:, 1], met_xy[:, 0])
-    met[:, 0, 3] = MET_CLASS
-
-    particles = np.concatenate([
-        met,
-        _top_rows(ept, eeta, ephi, e_ok, SLOTS["egamma"][2], EGAMMA_CLASS),
-        _top_rows(mpt, meta, mphi, m_ok, SLOTS["muon"][2], MUON_CLASS),
-        _top_rows(jpt, jeta, jphi, jet_ok, SLOTS["jet"][2], JET_CLASS),
-    ], axis=1)
-    assert particles.shape[1] == N_OBJECTS
-    lepton_filter = ((particles[:, 1:9, 0] > det.lepton_filter_pt).any(axis=1))
-    return particles.astype(np.float32), lepton_filter
-
-
-# ---------------------------------------------------------------- sampling
+# Bump when the events a seed produces change: stored event arrays are named by it (codesign.data.store).
+VERSION = 1
+
+
+def _block(name: str, seed_seq: np.random.SeedSequence, det: Detector) -> np.ndarray:
+    """The filtered events of one block of a process: a pure function of its seed sequence."""
+    rng = np.random.default_rng(seed_seq)
+    truth = Truth(BLOCK)
+    PROCESSES[name](rng, truth)
+    return reconstruct(rng, truth, det)[0]
 
 
 class ProcessStream:
     """Filtered events of one process, drawn block by block from its own seed sequence.
 
     Blocks have a fixed size, so the n-th event of a stream does not depend on how the
-    caller slices it; a background chunk takes just the events its mixture needs.
+    caller slices it; a background chunk takes just the events its mixture needs. With a
+    process pool the blocks a request will need are generated ahead, in parallel, and
+    consumed in order: the events are the same with any number of workers.
     """
 
-    def __init__(self, name: str, seed_seq: np.random.SeedSequence, det: Detector = DEFAULT_DETECTOR):
+    def __init__(self, name: str, seed_seq: np.random.SeedSequence, det: Detector = DEFAULT_DETECTOR, pool=None):
         if name not in PROCESSES:
             raise KeyError(name)
-        self.name, self.det = name, det
+        self.name, self.det, self._pool = name, det, pool
         self._blocks = (np.random.SeedSequence(entropy=seed_seq.entropy, spawn_key=(*seed_seq.spawn_key, i))
                         for i in itertools.count())
         self._buffer = np.zeros((0, N_OBJECTS, N_FEATURES), np.float32)
+        self._pending: collections.deque = collections.deque()
+        self._yield: list[int] = []  # events each finished block gave
+
+    def reserve(self, n: int) -> None:
+        """Start the blocks that `n` more events are expected to need (no-op without a pool)."""
+        if self._pool is None:
+            return
+        per_block = max(float(np.mean(self._yield)) if self._yield else float(BLOCK), 1.0)
+        missing = n - len(self._buffer) - per_block * len(self._pending)
+        extra = min(math.ceil(max(missing, 0.0) / per_block), 2 * self._pool.workers - len(self._pending))
+        for _ in range(extra):
+            self._pending.append(self._pool.submit(_block, self.name, next(self._blocks), self.det))
+
+    def _next_block(self) -> np.ndarray:
+        if self._pending:
+            particles = self._pending.popleft().result()
+        else:
+            particles = _block(self.name, next(self._blocks), self.det)
+        self._yield.append(len(particles))
+        return particles
 
     def take(self, n: int) -> np.ndarray:
         parts, have = [self._buffer[:n]], min(n, len(self._buffer))
         self._buffer = self._buffer[have:]
         while have < n:
-            rng = np.random.default_rng(next(self._blocks))
-            truth = Truth(BLOCK)
-            PROCESSES[self.name](rng, truth)
-            particles, passed = reconstruct(rng, truth, self.det)
-            particles = particles[passed]
+            self.reserve(n - have)
+            particles = self._next_block()
             parts.append(particles[: n - have])
             self._buffer = particles[n - have:]
             have += len(parts[-1])
         return np.concatenate(parts)
+
+
+@contextlib.contextmanager
+def block_pool(n_events: int, workers: int | None = None):
+    """A process pool for block generation, or None where it would not pay (small requests) or is not allowed."""
+    import multiprocessing
+
+    workers = workers or os.cpu_count() or 1
+    if workers <= 1 or n_events < 2 * BLOCK or multiprocessing.current_process().daemon:
+        yield None
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork: the workers need only numpy and this module, and start in milliseconds
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    pool.workers = workers
+    try:
+        yield pool
+    finally:  # blocks generated ahead and not needed are dropped, not waited for
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass(frozen=True)
@@ -502,34 +126,44 @@ class Sample:
     process_names: tuple[str, ...] = field(default=tuple(PROCESS_IDS))
 
 
-def background_chunks(n: int, seed: int, chunk_size: int = 250_000,
-                      det: Detector = DEFAULT_DETECTOR) -> Iterator[Sample]:
-    """Stream `n` background events as the ADC2021 mixture, one shuffled chunk at a time."""
+def background_chunks(n: int, seed: int, chunk_size: int = 250_000, det: Detector = DEFAULT_DETECTOR,
+                      workers: int | None = None) -> Iterator[Sample]:
+    """Stream `n` background events as the ADC2021 mixture, one shuffled chunk at a time.
+
+    `workers` processes generate blocks in parallel (default: one per core); the events do not depend on it.
+    """
     names = list(BACKGROUND_FRACTIONS)
     fractions = np.array([BACKGROUND_FRACTIONS[k] for k in names])
     fractions = fractions / fractions.sum()
-    streams = [ProcessStream(name, np.random.SeedSequence(entropy=seed, spawn_key=(0, k)), det)
-               for k, name in enumerate(names)]
     rng = np.random.default_rng(np.random.SeedSequence(entropy=seed, spawn_key=(0, len(names))))
-    for start in range(0, n, chunk_size):
-        size = min(chunk_size, n - start)
-        counts = rng.multinomial(size, fractions)
-        particles = np.concatenate([s.take(int(c)) for s, c in zip(streams, counts)])
-        labels = np.concatenate([np.full(c, PROCESS_IDS[s.name], np.int8) for s, c in zip(streams, counts)])
-        order = rng.permutation(size)
-        yield Sample(particles[order], labels[order])
+    with block_pool(n, workers) as pool:
+        streams = [ProcessStream(name, np.random.SeedSequence(entropy=seed, spawn_key=(0, k)), det, pool)
+                   for k, name in enumerate(names)]
+        for start in range(0, n, chunk_size):
+            size = min(chunk_size, n - start)
+            counts = rng.multinomial(size, fractions)
+            ahead = fractions * min(chunk_size, n - start - size)  # and the next chunk's, so the pool never idles
+            for s, c, a in zip(streams, counts, ahead):  # every stream's blocks in flight before waiting on any
+                s.reserve(int(c + a))
+            particles = np.concatenate([s.take(int(c)) for s, c in zip(streams, counts)])
+            labels = np.concatenate([np.full(c, PROCESS_IDS[s.name], np.int8) for s, c in zip(streams, counts)])
+            order = rng.permutation(size)
+            yield Sample(particles[order], labels[order])
 
 
-def background(n: int, seed: int, chunk_size: int = 250_000, det: Detector = DEFAULT_DETECTOR) -> Sample:
-    chunks = list(background_chunks(n, seed, chunk_size, det))
+def background(n: int, seed: int, chunk_size: int = 250_000, det: Detector = DEFAULT_DETECTOR,
+               workers: int | None = None) -> Sample:
+    chunks = list(background_chunks(n, seed, chunk_size, det, workers))
     if not chunks:
         return Sample(np.zeros((0, N_OBJECTS, N_FEATURES), np.float32), np.zeros(0, np.int8))
     return Sample(np.concatenate([c.particles for c in chunks]), np.concatenate([c.process for c in chunks]))
 
 
-def signal(name: str, n: int, seed: int, det: Detector = DEFAULT_DETECTOR) -> Sample:
+def signal(name: str, n: int, seed: int, det: Detector = DEFAULT_DETECTOR, workers: int | None = None) -> Sample:
     if name not in SIGNALS:
         raise KeyError(name)
     seq = np.random.SeedSequence(entropy=seed, spawn_key=(1, SIGNALS.index(name)))
-    particles = ProcessStream(name, seq, det).take(n)
+    # a signal's filter keeps 5-30 % of its candidates: size the pool by candidates, not events
+    with block_pool(n * 4, workers) as pool:
+        particles = ProcessStream(name, seq, det, pool).take(n)
     return Sample(particles, np.full(len(particles), PROCESS_IDS[name], np.int8))

@@ -174,7 +174,7 @@ def _write(view: StudyView, record: dict, fw_dir: Path, out: Path, n_background:
     from codesign import evaluation, metrics
     from codesign.firmware import firmware as fw_mod
     from codesign.firmware import fixed
-    from codesign.search import objective
+    from codesign.search import studydata
 
     fw = fw_mod.load(fw_dir)
     hls = out / "hls"
@@ -185,9 +185,9 @@ def _write(view: StudyView, record: dict, fw_dir: Path, out: Path, n_background:
 
     # test vectors: background, each signal, edge inputs; integers exactly as the firmware's ports see them
     try:
-        data = objective.candidate_data(_candidate(view, record), view.run_dir)
+        data = studydata.candidate_data(_candidate(view, record), view.run_dir)
     except (OSError, KeyError, ValueError) as exc:
-        raise StudyError(f"{view.run_dir / objective.DATA_DIR}: the study's data is needed for test vectors and "
+        raise StudyError(f"{view.run_dir / studydata.DATA_DIR}: the study's data is needed for test vectors and "
                          f"thresholds ({exc})") from None
     groups = [("background", np.asarray(data.x_test[:n_background]))]
     groups += [(name, np.asarray(x[:n_signal])) for name, x in data.signals.items()]
@@ -250,7 +250,7 @@ def _write(view: StudyView, record: dict, fw_dir: Path, out: Path, n_background:
         _compression_manifest(out, view, record, fw, hls, top, ports, groups, labels, graph_file, model_note, names)
         return
     # thresholds at trigger rates, on the full background test set (the emulator is bit-exact)
-    background = fw.score(np.asarray(data.x_test))
+    background = metrics.SortedScores(fw.score(data.x_test))  # in blocks: the test set stays on disk
     signal_scores = {k: fw.score(np.asarray(v)) for k, v in data.signals.items()}
     thresholds = []
     for fpr in FPRS:
@@ -266,7 +266,8 @@ def _write(view: StudyView, record: dict, fw_dir: Path, out: Path, n_background:
         **_common_manifest(view, record, fw, hls, top, ports, graph_file, model_note, names),
         "score": {"port_type": str(out_t), "width": out_t.width, "fraction_bits": out_t.frac,
                   "meaning": "sum of squared reconstruction errors of the " + (
-                      "standardised inputs" if "preprocess" in constants else "physical inputs") + ", saturating"},
+                      "preprocessed inputs (model/preprocessing.json)" if "preprocess" in constants
+                      else "physical inputs") + ", saturating"},
         "fpr": next(iter(record["scores"].values()))["fpr"],
         "thresholds": thresholds,
         "scores": record["scores"], "tpr": record["tpr"], "tpr_error": record["tpr_error"], "auc": record["auc"],
@@ -347,12 +348,12 @@ def _graph_file(view: StudyView, record: dict, fw, work: Path) -> tuple[Path | N
     if path.is_file():
         return path, "the graph the firmware was built from"
     from codesign.hardware import targets
-    from codesign.search import objective
+    from codesign.search import objective, studydata
 
     s = view.settings
     c = _candidate(view, record)
-    objective._tf_threads(int(s.tf_threads))
-    data = objective.candidate_data(c, view.run_dir)
+    objective.tf_threads(int(s.tf_threads))
+    data = studydata.candidate_data(c, view.run_dir)
     rebuilt = objective.build(c, objective.train(c, data), data, targets.load(s.target), work)
     if rebuilt.key != fw.key:
         return None, (f"not included: the firmware predates kept graphs and retraining gave firmware {rebuilt.key}, "

@@ -60,7 +60,7 @@ class InputUnits:
         return [FixedType(self.bits, self.bits + int(e), True, "TRN", "SAT") for e in self.exponents]
 
     @classmethod
-    def derive(cls, x: np.ndarray, bits: int, headroom: float, groups=None) -> "InputUnits":
+    def derive(cls, x: np.ndarray, bits: int, headroom: float, groups=None) -> InputUnits:
         """Units from the calibration range, shared within each group of features (e.g. all pT inputs).
 
         Share units by physical quantity: an anomaly fills slots the background rarely fills (a fourth
@@ -77,11 +77,20 @@ class InputUnits:
         exps = np.where(peak > 0, np.ceil(np.log2(np.where(peak > 0, peak, 1.0))) - (bits - 1), -(bits - 1))
         return cls(exps.astype(np.int64), bits)
 
+    @classmethod
+    def saturating_at(cls, ranges: np.ndarray, bits: int) -> InputUnits:
+        """Units whose `bits`-bit inputs end at the given powers of two: the type saturates where the
+        preprocessing clips (at range - 1 LSB; e.g. 256 GeV in 16 bits: units of 2^-7 GeV)."""
+        exps = np.log2(np.asarray(ranges, dtype=np.float64))
+        if not np.array_equal(exps, np.round(exps)):
+            raise ValueError(f"input ranges must be powers of two, got {np.asarray(ranges).tolist()}")
+        return cls(exps.astype(np.int64) - (bits - 1), bits)
+
     def to_dict(self) -> dict:
         return {"exponents": self.exponents.tolist(), "bits": self.bits}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "InputUnits":
+    def from_dict(cls, data: dict) -> InputUnits:
         return cls(np.asarray(data["exponents"], dtype=np.int64), int(data["bits"]))
 
 

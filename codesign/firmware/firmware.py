@@ -8,8 +8,6 @@ hit needs neither hls4ml nor g++.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -28,6 +26,7 @@ from codesign.firmware.convert import InputUnits
 from codesign.firmware.csim import CSim
 from codesign.firmware.options import FirmwareOptions
 from codesign.firmware.program import Program
+from codesign.locks import exclusive
 
 log = logging.getLogger("codesign")
 PROJECT_NAME = "codesign_fw"
@@ -65,9 +64,10 @@ class Firmware:
         x = np.asarray(x)
         return self.units.to_units(x.reshape(len(x), -1))  # sequences (events, steps, features) go flat
 
-    def emulate(self, x: np.ndarray) -> list[np.ndarray]:
-        """Integer outputs computed by the numpy emulator."""
-        return self.program.run(self.to_units(x))
+    def emulate(self, x: np.ndarray, engine: str = "auto") -> list[np.ndarray]:
+        """Integer outputs computed by the emulator (compiled loops, or the numpy reference ops)."""
+        x = np.asarray(x)
+        return self.program.run(x.reshape(len(x), -1), engine=engine, exponents=self.units.exponents)
 
     def csim(self, x: np.ndarray) -> list[np.ndarray]:
         """Integer outputs computed by the compiled HLS C++ (hls4ml's C-simulation)."""
@@ -77,13 +77,18 @@ class Firmware:
         outs = self._csim.predict(self.to_units(x))
         return [_exact_ints(o, t) for o, t in zip(outs, self.output_types)]
 
-    def score(self, x: np.ndarray) -> np.ndarray:
+    def score(self, x: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
         """The anomaly score the trigger receives, as a float (emulator; identical to C-sim).
 
-        A sequence model's firmware returns its reconstruction (steps, features); its score is
-        computed from that, exactly as `core.scoring` does for the Keras model: the mean
-        absolute error of the oldest step.
+        Computed in blocks of `chunk` events, so a memory-mapped test set of millions of events
+        is read once and never held in memory. A sequence model's firmware returns its
+        reconstruction (steps, features); its score is computed from that, exactly as
+        `core.scoring` does for the Keras model: the mean absolute error of the oldest step.
         """
+        return np.concatenate([self._score(np.asarray(x[i:i + chunk])) for i in range(0, len(x), chunk)] or
+                              [np.zeros(0)])
+
+    def _score(self, x: np.ndarray) -> np.ndarray:
         sequence = self.info.get("input_shape", [])
         if not self.info.get("score_head", False):
             if len(sequence) == 2:
@@ -136,6 +141,9 @@ def build(model, spec=None, preprocessor: Preprocessor | None = None, x_calib: n
     if x_calib is None:
         raise ValueError("x_calib (calibration inputs) is required to size the firmware precisions")
     x_calib = np.asarray(x_calib).reshape(len(x_calib), -1)  # sequences: flat, time-major
+    if units is None and preprocessor is not None and preprocessor.range is not None:
+        ranges = np.tile(preprocessor.range, x_calib.shape[1] // len(preprocessor.range))  # sequences: every step
+        units = InputUnits.saturating_at(ranges, options.input_bits)  # the type saturates where the preprocessing clips
     units = units or InputUnits.derive(x_calib, options.input_bits, options.headroom, input_groups)
     graph = convert.firmware_graph(model, spec, preprocessor, units, options.score_head)
     peaks = convert.profile(graph, units.to_units(x_calib[:100_000]))
@@ -162,7 +170,7 @@ def _compile_cached(key: str, make_hls_model, units: InputUnits, options: Firmwa
     cache.mkdir(parents=True, exist_ok=True)
     # Built in place (the C-simulation reads its weight files from an absolute path), under a lock
     # so that parallel workers never compile the same firmware twice; firmware.json marks completion.
-    with _locked(cache / f"{key}.lock"):
+    with exclusive(cache / f"{key}.lock"):
         if (target / "firmware.json").is_file():
             log.info("firmware %s: cached", key)
             return load(target)
@@ -191,16 +199,6 @@ def _compile_cached(key: str, make_hls_model, units: InputUnits, options: Firmwa
             raise
     log.info("firmware %s: built in %s", key, target)
     return load(target)
-
-
-@contextlib.contextmanager
-def _locked(path: Path):
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _precision_table(hls_model) -> list[dict]:

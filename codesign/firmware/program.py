@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from codesign.errors import FirmwareError
-from codesign.firmware import fixed
+from codesign.firmware import fixed, kernel
 from codesign.firmware.fixed import FixedType
 
 FLOAT_EXACT_BITS = 53
@@ -416,12 +416,24 @@ class Program:
         by_name = {op.name: op.out for op in self.ops}
         return [by_name[o] for o in self.outputs]
 
-    def run(self, x: np.ndarray, batch: int = 4096, workers: int | None = None) -> list[np.ndarray]:
+    def run(self, x: np.ndarray, batch: int = 4096, workers: int | None = None, engine: str = "auto",
+            exponents: np.ndarray | None = None) -> list[np.ndarray]:
         """Integer outputs (one array per firmware output) for inputs x of shape (N, n_in).
 
-        Batches run on a thread pool: numpy releases the GIL, so this uses every core.
+        `x` is in input units, or in physical units with the input units' `exponents` (x * 2^-e).
+        `engine`: "compiled" runs the compiled loops (`firmware.kernel`: the same integer semantics,
+        ~10x faster), "numpy" the reference ops below, batch by batch on a thread pool; "auto" the
+        compiled loops wherever they can run this program.
         """
+        if engine != "numpy":
+            compiled = self.compiled(np.shape(x)[1]) if np.ndim(x) == 2 else None
+            if compiled is not None:
+                return kernel.run(compiled, x, exponents, workers)
+            if engine == "compiled":
+                raise ValueError(f"this program cannot run compiled: {self._not_compiled}")
         x = np.asarray(x, dtype=np.float64)
+        if exponents is not None:
+            x = np.ldexp(x, -np.asarray(exponents, np.int64)[None, :])
         starts = range(0, len(x), batch)
         workers = workers or min(len(starts), os.cpu_count() or 1)
         if workers <= 1:
@@ -432,6 +444,17 @@ class Program:
         if not parts:
             return [np.zeros((0,) + (1,), np.int64) for _ in self.outputs]
         return [np.concatenate([p[i] for p in parts]) for i in range(len(self.outputs))]
+
+    def compiled(self, n_inputs: int):
+        """The kernel's op table for this program (cached), or None where only the numpy ops can run it."""
+        cache = self.__dict__.setdefault("_compiled", {})
+        if n_inputs not in cache:
+            try:
+                cache[n_inputs] = kernel.compile_program(self, n_inputs)
+            except kernel.NotCompilable as exc:
+                cache[n_inputs] = None
+                self.__dict__["_not_compiled"] = str(exc)
+        return cache[n_inputs]
 
     def _run_batch(self, x: np.ndarray) -> list[np.ndarray]:
         env = {self.ops[0].name: self.input.run_float(x)}

@@ -29,6 +29,7 @@ from codesign.search.results import (
     StudyView,
     fpr_text,
     load,
+    objective_label,
     signal_label,
 )
 
@@ -110,7 +111,8 @@ def _floor(entry: dict) -> float:
 def _columns(merit: Merit, records: list[dict], signals: list[str]) -> dict[str, list[float]]:
     """The plotted columns: estimated resources and latency, and y/lo/hi/floor per signal or variable
     ('' = the objective)."""
-    cols = {k: [float(r["estimate"][k]) for r in records] for k in ("lut", "dsp", "ff", "latency_ns")}
+    cols = {k: [float(r["estimate"][k]) for r in records] for k in ("lut", "dsp", "ff", "latency_ns")
+            if all(r.get("estimate") for r in records)}  # a float reference has no firmware estimate
     for r in records:
         parts = merit.components(r)
         err = merit.error(r)
@@ -131,6 +133,11 @@ def _markers(view: StudyView, baseline: dict | None, references: list[Reference]
 
     if baseline is not None:
         out.append(figures.Marker(f"baseline (trial {baseline['number']})", of_record(baseline), "baseline"))
+    for design in view.references:  # the space's reference designs, scored on the study's events
+        if design["status"] == "complete" and view.merit.key in design:  # drawn as a line when it has no estimate
+            values = {k: v[0] for k, v in _columns(view.merit, [design], view.signals).items()}
+            out.append(figures.Marker(design["reference"] + ("" if design.get("estimate") else " (no firmware)"),
+                                      values))
     for ref in references:
         if ref.trial is not None:
             out.append(figures.Marker(ref.label, of_record(view.trial(ref.trial))))
@@ -186,11 +193,11 @@ class _Labels:
     panels: list[tuple[str, str, str]]  # per signal / variable: (name, panel title, y label)
 
     @classmethod
-    def of(cls, view: StudyView, fpr: float) -> "_Labels":
+    def of(cls, view: StudyView, fpr: float) -> _Labels:
         s, merit = view.settings, view.merit
         titles = [(sig, signal_label(sig, tex=True)) for sig in view.signals]
         if merit.per == "scores":
-            objective = "average" if s.tpr == "average" else signal_label(s.tpr, tex=True)
+            objective = objective_label(s.tpr, tex=True)
             return cls(f"{objective} {merit.label} at FPR {fpr_text(fpr)}", f"{objective} efficiency at FPR",
                        f"{objective} {merit.name}", [(n, t, f"efficiency at FPR {fpr_text(fpr)}") for n, t in titles])
         kinds = {sig: e.get("kind", "") for r in view.complete[:1] for sig, e in merit.components(r).items()}
@@ -347,13 +354,15 @@ def _write(view: StudyView, tmp: Path, formats: tuple[str, ...], references: lis
     import pandas as pd
 
     rows = tables.front_rows(view, front)
-    pd.DataFrame(rows).to_csv(tmp / "tables" / "front.csv", index=False)
-    (tmp / "tables" / "front.md").write_text(tables.markdown(view, rows))
-    (tmp / "tables" / "front.tex").write_text(tables.latex(view, rows))
+    designs = tables.front_rows(view, [r for r in view.references if r["status"] == "complete"])
+    pd.DataFrame(rows + designs).to_csv(tmp / "tables" / "front.csv", index=False)
+    (tmp / "tables" / "front.md").write_text(tables.markdown(view, rows + designs))
+    (tmp / "tables" / "front.tex").write_text(tables.latex(view, rows + designs))
     if "html" in formats:
         from codesign.report import html
 
-        html.write(tmp, view, front=front, rows=rows, pages=pages, figs=figs, candidate_figs=candidate_figs,
+        html.write(tmp, view, front=front, rows=rows, designs=designs, pages=pages, figs=figs,
+                   candidate_figs=candidate_figs,
                    baseline=baseline, references=references, importance_note=importance_note, part=part,
                    resources=resources, fpr=c.fpr)
     return {"n_figures": len(drawn), "front": [r["number"] for r in front], "candidates": sorted(pages),

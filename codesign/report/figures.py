@@ -11,6 +11,7 @@ drawn as an upper limit at one signal event, never dropped. An RMS is never zero
 from __future__ import annotations
 
 import contextlib
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,10 +130,17 @@ def _pareto_axes(ax, points: Points, axis: str, signal: str, budget: dict, marke
             for xi, yi, fl, n in zip(x[front], y[front], floor[front], points.number[front]):
                 ax.annotate(f"#{n}", (xi, max(yi, fl)), xytext=(6, 6), textcoords="offset points", fontsize=13,
                             color=COLORS["front"])
+    lines = itertools.cycle([":", "-.", (0, (6, 2)), (0, (1, 3))])
     for m in markers:
-        if col not in m.values or f"y/{signal}" not in m.values:
+        if f"y/{signal}" not in m.values:
             continue
         v = m.values
+        if col not in v:  # a design without this resource (a float model): its merit as a line, named on it
+            level = max(v[f"y/{signal}"], v.get(f"floor/{signal}", 0.0))
+            ax.axhline(level, color=COLORS[m.kind], linestyle=next(lines), linewidth=1.5, zorder=1)
+            ax.annotate(m.label, (0.99, level), xycoords=ax.get_yaxis_transform(), xytext=(0, 3),
+                        textcoords="offset points", ha="right", va="bottom", fontsize=11, color=COLORS[m.kind])
+            continue
         shape = "D" if m.kind == "baseline" else "s"
         face = COLORS[m.kind] if m.kind == "baseline" or "trial" in v else "none"
         _merit_points(ax, np.array([v[col]]), np.array([v[f"y/{signal}"]]), np.array([v.get(f"lo/{signal}", 0.0)]),
@@ -165,7 +173,7 @@ def pareto(points: Points, axis: str, budget: dict, markers: list[Marker], ylabe
         fig, ax = plt.subplots(figsize=(10, 7.5))
         _pareto_axes(ax, points, axis, "", budget, markers, labels=True, connect=axis == resource_axis)
         ax.set_ylabel(ylabel)
-        ax.legend(loc=_corner(maximize), frameon=True, framealpha=0.9)
+        ax.legend(loc=_corner(maximize), frameon=True, framealpha=0.9, fontsize=12)
         _label(ax, right)
         return save(fig, out_dir, f"pareto_{axis}", formats)
 

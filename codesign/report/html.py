@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from codesign.report.tables import sci
+from codesign.search.records import within_errors
 from codesign.search.results import Reference, StudyView, fpr_text, signal_label
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -30,7 +31,7 @@ def _env(view: StudyView):
     return env
 
 
-def write(out: Path, view: StudyView, *, front, rows, pages, figs, candidate_figs, baseline,
+def write(out: Path, view: StudyView, *, front, rows, designs, pages, figs, candidate_figs, baseline,
           references: list[Reference], importance_note: str, part: str, resources, fpr: float) -> None:
     env = _env(view)
     css = (TEMPLATES / "report.css").read_text()
@@ -44,7 +45,8 @@ def write(out: Path, view: StudyView, *, front, rows, pages, figs, candidate_fig
     feasible_numbers = {r["number"] for r in front}
     trials = [{"r": r, "front": r["number"] in feasible_numbers} for r in view.records]
     (out / "index.html").write_text(env.get_template("index.html").render(
-        **common, front=front, rows=rows, figs=figs, references=references, importance_note=importance_note,
+        **common, front=front, unresolved=within_errors(front, s), rows=rows, designs=designs, figs=figs, references=references,
+        importance_note=importance_note,
         trials=trials, provenance=view.provenance))
     template = env.get_template("candidate.html")
     for n, r in pages.items():

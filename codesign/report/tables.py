@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
-from codesign.search.results import StudyView, fpr_text, signal_label
+from codesign.search.results import StudyView, fpr_text, objective_label, signal_label
+
+RESOURCE_COLUMNS = ("lut", "ff", "dsp", "bram18", "latency_cycles", "latency_ns", "ii")
 
 
 def front_rows(view: StudyView, records: list[dict]) -> list[dict]:
@@ -12,22 +14,33 @@ def front_rows(view: StudyView, records: list[dict]) -> list[dict]:
 
     The merit's columns: tpr (with the AUC) and tpr_<signal> for an anomaly study, rms and
     rms_<variable> for a compression, each component with its 68 % interval (_low, _high).
+    A reference design (`references/*.json`) has its label as `trial` and no resources when it
+    was scored without firmware. `within_errors_of`: the cheaper front point a candidate does not
+    beat beyond both errors (`records.within_errors`), else None.
     """
+    from codesign.search.records import inputs_tails, shared_with_inputs, within_errors
+
     merit, rows = view.merit, []
     key = merit.key
+    tails = inputs_tails(view.references)
+    same = within_errors([r for r in records if "number" in r and r.get("estimate")], view.settings)
     for r in records:
-        est = r["estimate"]
-        row = {"trial": r["number"], "architecture": view.describe(r["params"]), key: merit.value(r),
-               f"{key}_error": merit.error(r)}
+        est = r.get("estimate") or {}
+        name = r["reference"] if "reference" in r else r["number"]
+        what = view.describe(r["params"]) if "reference" not in r else \
+            r["config"] + (f" with {', '.join(f'{k} {v}' for k, v in r['params'].items())}" if r["params"] else "")
+        row = {"trial": name, "architecture": what, key: merit.value(r), f"{key}_error": merit.error(r)}
         if _has_auc(view):
             row["auc"] = r["auc"]
+            row["tail_shared_with_inputs"] = shared_with_inputs(r, tails, view.settings)
         for sig, entry in merit.components(r).items():
             row[f"{key}_{sig}"] = entry[key]
             row[f"{key}_{sig}_low"], row[f"{key}_{sig}_high"] = entry.get(f"{key}_interval", (entry[key],) * 2)
-        row.update({k: est[k] for k in ("lut", "ff", "dsp", "bram18", "latency_cycles", "latency_ns", "ii")})
-        row["method"] = est["method"]
+        row.update({k: est.get(k) for k in RESOURCE_COLUMNS})
+        row["method"] = est.get("method", "no firmware")
         row["bit_exact"] = (r.get("bit_exact") or {}).get("fraction")
         row["feasible"] = bool(r.get("feasible"))
+        row["within_errors_of"] = same.get(r.get("number"))
         rows.append(row)
     return rows
 
@@ -55,23 +68,33 @@ def _has_auc(view: StudyView) -> bool:
 def _cells(view: StudyView, row: dict, tex: bool) -> list[str]:
     esc = _tex_escape if tex else (lambda s: s.replace("|", "\\|"))
     k = view.merit.key
-    return ([str(row["trial"]), esc(row["architecture"]), sci(row[k], row[f"{k}_error"], tex)]
+    within = f" (≈{row['within_errors_of']})" if row.get("within_errors_of") is not None else ""
+    return ([esc(str(row["trial"])) + (within.replace("≈", r"$\approx$") if tex else within), esc(row["architecture"]), sci(row[k], row[f"{k}_error"], tex)]
             + [sci(row[f"{k}_{s}"], tex=tex) for s in view.signals]
-            + ([f"{row['auc']:.3f}"] if _has_auc(view) else [])
-            + [f"{row['lut']:,}".replace(",", "{,}" if tex else ","), f"{row['dsp']}",
-               f"{row['latency_ns']:g} ({row['latency_cycles']})", row["method"]])
+            + ([f"{row['auc']:.3f}", _share(row["tail_shared_with_inputs"], tex)] if _has_auc(view) else [])
+            + ([f"{row['lut']:,}".replace(",", "{,}" if tex else ","), f"{row['dsp']}",
+                f"{row['latency_ns']:g} ({row['latency_cycles']})"] if row["lut"] is not None else ["–"] * 3)
+            + [row["method"]])
 
 
 def _header(view: StudyView, tex: bool) -> list[str]:
     s, merit = view.settings, view.merit
     if _has_auc(view):
         fpr = fpr_text(s.base_config.get("metrics", {}).get("fpr", 1e-5))
-        objective = "avg." if s.tpr == "average" else signal_label(s.tpr, tex)
+        objective = objective_label(s.tpr, tex)
         merit_head = [f"TPR@{fpr} ({objective})"] + [signal_label(sig, tex) for sig in view.signals]
     else:
         merit_head = [f"{merit.name} (mean)"] + [f"{signal_label(v, tex)} RMS" for v in view.signals]
-    return (["Trial", "Architecture", *merit_head] + (["AUC"] if _has_auc(view) else [])
+    share = r"tail $=$ inputs" if tex else "tail = inputs"
+    return (["Trial", "Architecture", *merit_head] + (["AUC", share] if _has_auc(view) else [])
             + ["LUT", "DSP", "Latency [ns] (cycles)", "Method"])
+
+
+def _share(value: float | None, tex: bool) -> str:
+    """The share of a design's threshold-setting background events that the inputs alone also put on top."""
+    if value is None:
+        return "–"
+    return f"{value:.0%}".replace("%", r"\%" if tex else "%")
 
 
 def markdown(view: StudyView, rows: list[dict]) -> str:

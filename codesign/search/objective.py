@@ -10,7 +10,7 @@ error) returns a record with its reason; the driver records it and the search go
 
 from __future__ import annotations
 
-import json
+import math
 import time
 import traceback
 from pathlib import Path
@@ -18,56 +18,22 @@ from pathlib import Path
 import numpy as np
 
 from codesign.errors import CodesignError
+from codesign.search.studydata import candidate_data, inputs_alone_tail
 
-DATA_DIR = "data"
-
-
-# ---------------------------------------------------------------- the study's data, shared by all workers
-
-
-def write_data(run_dir: Path, dataset) -> Path:
-    """x_train / x_val / x_test / signal_<name> as .npy files (float32) plus a manifest."""
-    out = run_dir / DATA_DIR
-    out.mkdir(parents=True, exist_ok=True)
-    arrays = {"x_train": dataset.x_train, "x_val": dataset.x_val, "x_test": dataset.x_test,
-              **{f"signal_{k}": v for k, v in dataset.signals.items()}}
-    for name, arr in arrays.items():
-        tmp = out / f"{name}.tmp.npy"
-        np.save(tmp, np.asarray(arr, dtype=np.float32))
-        tmp.replace(out / f"{name}.npy")
-    manifest = {"signals": list(dataset.signals), "input_names": list(dataset.input_names),
-                "sources": dataset.sources, "shapes": {k: list(np.shape(v)) for k, v in arrays.items()}}
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str))
-    return out
-
-
-def read_data(run_dir: Path):
-    from codesign.tasks.base import Dataset
-
-    d = Path(run_dir) / DATA_DIR
-    manifest = json.loads((d / "manifest.json").read_text())
-
-    def load(name):
-        return np.load(d / f"{name}.npy", mmap_mode="r")
-
-    return Dataset(load("x_train"), load("x_val"), load("x_test"),
-                   {k: load(f"signal_{k}") for k in manifest["signals"]}, manifest["input_names"],
-                   manifest.get("sources", {}))
+LOW_FIDELITY_TEST = 2_000_000  # background events a low-fidelity pass scores (the full set is for the result)
+# A candidate whose threshold is set by (at least) this share of the inputs alone's top background events is the
+# inputs alone: recorded with its scores, but ended as pruned, so that neither the front nor the sampler takes it
+# for a model (in the main job the 40 complete candidates shared 0.02-0.88, median 0.78; six were ended at 0.9-1.0).
+NOT_A_MODEL = 0.9
+# ... judged only on at least this many threshold-setting events: on ten, nine shared happens by chance (a DQM study's
+# few hundred runs); the share is recorded either way.
+NOT_A_MODEL_EVENTS = 50
 
 
 # ---------------------------------------------------------------- evaluation
 
 
-def candidate_data(c, run_dir: Path):
-    """The study's data as candidate `c` sees it (a task's `view`, e.g. a shorter LSTM window)."""
-    from codesign import tasks
-
-    data = read_data(run_dir)
-    view = getattr(tasks.get(c.config.task), "view", None)
-    return view(c.config, data) if view is not None else data
-
-
-def _tf_threads(n: int) -> None:
+def tf_threads(n: int) -> None:
     import tensorflow as tf
 
     try:
@@ -77,15 +43,12 @@ def _tf_threads(n: int) -> None:
         pass
 
 
-def summarise(scores: dict, tpr_of: str) -> dict:
-    """The objective value (TPR at the FPR: one signal's, or the mean over signals) and its error."""
-    if tpr_of == "average":
-        tpr = float(np.mean([s.tpr for s in scores.values()]))
-        err = float(np.sqrt(np.sum([s.tpr_error ** 2 for s in scores.values()])) / len(scores))
-    else:
-        tpr, err = scores[tpr_of].tpr, scores[tpr_of].tpr_error
-    auc = float(np.mean([s.auc for s in scores.values()]))
-    return {"tpr": tpr, "tpr_error": err, "auc": auc}
+def summarise(scores: dict, how: str) -> dict:
+    """The objective (the per-signal TPRs at the FPR combined `how`, `merit.combine`), its error, the mean AUC."""
+    from codesign.merit import combine
+
+    tpr, err = combine(scores, how)
+    return {"tpr": tpr, "tpr_error": err, "auc": float(np.mean([s.auc for s in scores.values()]))}
 
 
 def evaluate(params: dict, run_dir: str, settings: dict, front: list[list[float]] | None = None) -> dict:
@@ -108,7 +71,7 @@ def evaluate(params: dict, run_dir: str, settings: dict, front: list[list[float]
         from codesign.runtime import quiet_libraries
 
         quiet_libraries()
-        _tf_threads(int(settings.get("tf_threads", 1)))
+        tf_threads(int(settings.get("tf_threads", 1)))
         task = tasks.get(settings["task"])
         from codesign import config as cfg
 
@@ -122,7 +85,13 @@ def evaluate(params: dict, run_dir: str, settings: dict, front: list[list[float]
                 record.update(status="pruned", reason=reason)
                 seconds["total"] = round(time.perf_counter() - start, 2)
                 return record
-        record.update(_evaluate(c, run_dir, settings, seconds))
+        record.update(evaluate_candidate(c, run_dir, settings, seconds))
+        shared = record.get("tail_shared_with_inputs")
+        if shared is not None and shared >= NOT_A_MODEL and record["tail_setting_events"] >= NOT_A_MODEL_EVENTS:
+            record.update(status="pruned", reason=(
+                f"not a model: {shared:.0%} of the background events that set its threshold are those of the inputs "
+                f"alone (the squared norm of the preprocessed inputs, a network that reconstructs nothing); its "
+                f"efficiencies are theirs, whatever its layers (scores kept in this record)"))
     except cand.InvalidCandidate as exc:
         record.update(status="failed", reason=f"invalid parameters: {exc}")
     except CodesignError as exc:  # TrainingFailed, FirmwareError, ToolError, ...
@@ -143,8 +112,9 @@ def _low_fidelity(c, run_dir: Path, settings: dict, front: list[list[float]], se
     frac = float(settings["fidelity"])
     data = candidate_data(c, run_dir)
     n = max(1000, int(len(data.x_train) * frac))
-    small = Dataset(data.x_train[:n], data.x_val[:max(500, int(len(data.x_val) * frac))], data.x_test,
-                    data.signals, data.input_names, data.sources)
+    # the cheap pass scores on the first LOW_FIDELITY_TEST background events (its threshold on 20 at 1e-5)
+    small = Dataset(data.x_train[:n], data.x_val[:max(500, int(len(data.x_val) * frac))],
+                    data.x_test[:LOW_FIDELITY_TEST], data.signals, data.input_names, data.sources)
     training = c.config.training
     model_spec = c.config.model
     epochs = max(2 if model_spec.pruning is not None else 1, round(training.epochs * frac))
@@ -174,17 +144,17 @@ def _low_fidelity(c, run_dir: Path, settings: dict, front: list[list[float]], se
     return ""
 
 
-def train(c, data):
+def train(c, data, n_bootstrap: int = 10):
     """Train a candidate (the search's recipe; export repeats it to rebuild older firmware).
 
     A task may train its own way (`task.train(config, data)`, e.g. compression, which has no
-    signals to score); anomaly tasks share `tasks.base.train_and_score`.
+    signals to score); anomaly tasks share `tasks.base.train_and_score`. The Keras-level scores
+    are a diagnostic where the firmware's are the result: by default the fewest AUC resamplings.
     """
     from codesign import tasks
     from codesign.tasks.base import train_and_score
 
-    # Keras-level scores are a diagnostic here (the firmware's are the result): the fewest resamplings.
-    quick = c.config.model_copy(update={"metrics": c.config.metrics.model_copy(update={"n_bootstrap": 10})})
+    quick = c.config.model_copy(update={"metrics": c.config.metrics.model_copy(update={"n_bootstrap": n_bootstrap})})
     return getattr(tasks.get(c.config.task), "train", train_and_score)(quick, data)
 
 
@@ -206,20 +176,41 @@ def build(c, result, data, target, cache_dir: Path):
                           target.clock_period_ns, cache_dir=cache_dir, input_groups=task.input_groups(data.input_names))
 
 
-def _anomaly_scores(fw, c, data, result, settings: dict) -> dict:
-    """Firmware-exact efficiencies of every signal at the FPR (the background's scores set the threshold)."""
+def _anomaly_scores(fw, c, data, result, settings: dict, run_dir: Path) -> dict:
+    """Firmware-exact efficiencies of every signal at the FPR (the background's scores set the threshold).
+
+    For an autoencoder, also the share of the background events that set its threshold (the floor(FPR N)
+    highest-scoring, at most 100) that the inputs alone (the squared norm of the preprocessed inputs: a network
+    that reconstructs nothing) put there too.
+    """
     from codesign import evaluation
 
     m = c.config.metrics
     signals = {k: np.asarray(v) for k, v in data.signals.items()}
-    scores, background, signal_scores = evaluation.score_dataset(fw, np.asarray(data.x_test), signals, m.fpr,
+    scores, background, signal_scores = evaluation.score_dataset(fw, data.x_test, signals, m.fpr,
                                                                  m.n_bootstrap, c.config.seed)
     return {**summarise(scores, settings["tpr"]), "keras": summarise(result.scores, settings["tpr"]),
             "scores": {k: v.to_dict() for k, v in scores.items()},
-            "curves": evaluation.curves(background, signal_scores)}
+            "curves": evaluation.curves(background, signal_scores), **threshold_setters(background, c, run_dir)}
 
 
-def _evaluate(c, run_dir: Path, settings: dict, seconds: dict) -> dict:
+def threshold_setters(background: np.ndarray, c, run_dir: Path) -> dict:
+    """The background events on top (`tail`) and, for an autoencoder, the share of those that set its
+    threshold (the floor(FPR N) highest, at most 100) that the inputs alone put there too."""
+    from codesign import evaluation, tasks
+    from codesign.core.spec import DenseAE
+
+    tail = evaluation.tail(background)
+    out = {"tail": tail}
+    if isinstance(c.config.model, DenseAE) and c.firmware.score_head:  # its score is a reconstruction error
+        null = inputs_alone_tail(c.config.preprocessing, tasks.get(c.config.task), run_dir)
+        setting = min(len(tail["index"]), math.floor(c.config.metrics.fpr * len(background) + 1e-9))
+        out["tail_shared_with_inputs"] = evaluation.tail_overlap(tail, null, setting)
+        out["tail_setting_events"] = setting
+    return out
+
+
+def evaluate_candidate(c, run_dir: Path, settings: dict, seconds: dict) -> dict:
     from codesign import evaluation, tasks
     from codesign.hardware import estimate, graph, targets
 
@@ -244,8 +235,10 @@ def _evaluate(c, run_dir: Path, settings: dict, seconds: dict) -> dict:
                             f"{check.n_events} events: firmware scores would not be trustworthy")
 
     t = time.perf_counter()
-    score = getattr(task, "score_firmware", _anomaly_scores)
-    scored = score(fw, c, data, result, settings)
+    if hasattr(task, "score_firmware"):  # a compression scores its decoded jets
+        scored = task.score_firmware(fw, c, data, result, settings)
+    else:
+        scored = _anomaly_scores(fw, c, data, result, settings, run_dir)
     seconds["score"] = round(time.perf_counter() - t, 2)
 
     t = time.perf_counter()

@@ -16,6 +16,7 @@ from pathlib import Path
 from codesign.data.adc2021 import SIGNAL_LABELS
 from codesign.errors import CodesignError, ConfigError
 from codesign.merit import Merit, of_task
+from codesign.search import records
 from codesign.search import study as search_study
 from codesign.search.space import Space
 
@@ -103,12 +104,19 @@ class StudyView:
         out = {"finished": len(self.records)}
         for r in self.records:
             status = "reused" if "reused_from" in r else r["status"]
+            if status == "pruned" and r.get("reason", "").startswith("not a model"):
+                status = "not_a_model"  # its threshold is the inputs alone's (search.objective.NOT_A_MODEL)
             out[status] = out.get(status, 0) + 1
         out["feasible"] = sum(1 for r in self.complete if r.get("feasible"))
         return out
 
     def front(self) -> list[dict]:
-        return search_study.front(self.records, self.settings)
+        return records.front(self.records, self.settings)
+
+    @property
+    def references(self) -> list[dict]:
+        """The space's reference designs as scored on this study's events (`references/*.json`)."""
+        return records.read_references(self.run_dir)
 
     def baseline(self) -> dict | None:
         base = self.space.baseline
@@ -148,11 +156,16 @@ class StudyView:
         if sparsity:
             parts.append(f"{100 * float(sparsity):.0f} % pruned")
         pre = params.get("preprocessing", self.settings.base_config.get("preprocessing", "none"))
-        parts.append("standardised inputs" if pre == "standard" else "raw inputs")
+        parts.append(INPUT_WORDS.get(pre, f"{pre} inputs"))
         strategy = params.get("strategy", "latency")
         parts.append("distributed arithmetic" if strategy == "da" else
                      f"{strategy} RF {params.get('reuse_factor', 1)}")
         return ", ".join(parts)
+
+
+# How each preprocessing reads in a design's one-line description.
+INPUT_WORDS = {"none": "raw inputs", "standard": "standardised inputs", "bounded": "bounded inputs (per quantity)",
+               "bounded_slot": "bounded inputs (per slot)"}
 
 
 def fpr_text(fpr: float) -> str:
@@ -164,6 +177,12 @@ def signal_label(name: str, tex: bool = False) -> str:
     """A signal's or a jet variable's label: 'A→4ℓ' / '$A\\rightarrow 4\\ell$', 'pT' / '$p_T$'."""
     labels = SIGNAL_LABELS.get(name) or VARIABLE_LABELS.get(name)
     return (labels[1] if tex else labels[0]) if labels else name
+
+
+def objective_label(tpr: str, tex: bool = False) -> str:
+    """How a study's `--objective` reads in titles: 'geomean', 'min', 'mean', or a signal's label."""
+    words = {"average": "mean", "per-signal": "geomean"}
+    return words.get(tpr, tpr) if tpr in (*words, "geomean", "min", "mean") else signal_label(tpr, tex)
 
 
 def load(run_dir: str | Path) -> StudyView:
@@ -190,8 +209,8 @@ def load(run_dir: str | Path) -> StudyView:
         merit = of_task(settings.task)
     except ConfigError as exc:
         raise StudyError(f"{settings_file}: {exc}") from None
-    records, skipped, newest = [], [], 0.0
-    trials_dir = run_dir / search_study.TRIALS_DIR
+    recs, skipped, newest = [], [], 0.0
+    trials_dir = run_dir / records.TRIALS_DIR
     for path in sorted(trials_dir.glob("*.json")) if trials_dir.is_dir() else []:
         try:
             newest = max(newest, path.stat().st_mtime)
@@ -200,13 +219,13 @@ def load(run_dir: str | Path) -> StudyView:
         except (OSError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:  # JSONDecodeError is a ValueError
             skipped.append(f"{path}: corrupt trial record, skipped ({_short(exc)})")
             continue
-        records.append(rec)
-    if not records:
+        recs.append(rec)
+    if not recs:
         detail = f"; {len(skipped)} unreadable" if skipped else ""
         raise StudyError(f"{run_dir}: the study has no finished trials yet ({trials_dir} is empty{detail})")
-    n_inputs = _n_inputs(run_dir, merit, records)
+    n_inputs = _n_inputs(run_dir, merit, recs)
     updated = datetime.datetime.fromtimestamp(newest, datetime.timezone.utc).isoformat(timespec="seconds")
-    return StudyView(run_dir, space, settings, saved.get("provenance", {}), sorted(records, key=lambda r: r["number"]),
+    return StudyView(run_dir, space, settings, saved.get("provenance", {}), sorted(recs, key=lambda r: r["number"]),
                      skipped, n_inputs, updated)
 
 

@@ -18,6 +18,7 @@ define-by-run API expresses directly; `Space.suggest` is the only place that kno
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +26,7 @@ from pydantic import Field, field_validator, model_validator
 
 from codesign import config as cfg
 from codesign.config import Frozen
+from codesign.core.preprocessing import Kind
 
 SPACES_DIR = Path(__file__).resolve().parents[2] / "search"
 
@@ -49,7 +51,7 @@ KNOWN = {
     "reuse_factor": "hls4ml reuse factor (all layers)",
     "strategy": "implementation: latency | resource | da (distributed arithmetic)",
     "batchnorm": "batch normalisation after hidden layers",
-    "preprocessing": "input preprocessing fitted on training data: none | standard",
+    "preprocessing": "input preprocessing fitted on training data: none | standard | bounded | bounded_slot",
     "learning_rate": "Adam learning rate",
     "batch_size": "training batch size",
 }
@@ -109,9 +111,38 @@ class Dimension(Frozen):
 
 
 class Objectives(Frozen):
-    tpr: str = Field("average", description="'average' over signals, or one signal's name")
+    tpr: str = Field("geomean", description="how per-signal TPRs make the objective: geomean | min | mean | "
+                                             "a signal's name | per-signal (see codesign.merit.combine)")
     resource: Literal["lut", "ff", "dsp", "bram18"] = "lut"
     latency: Literal["constraint", "objective"] = "constraint"
+
+
+class ReferenceDesign(Frozen):
+    """A known design scored beside the search on the study's own events, outside its space.
+
+    `config` is a whole training config (preset or YAML; its data section is replaced by the study's),
+    `params` space parameters applied on top (architecture, bits, implementation). With `firmware`
+    it is built, checked against C-simulation, scored by the emulator and estimated like a candidate;
+    without, its Keras model is scored (a float model has no firmware to compare).
+
+    `inputs: <preprocessing>` instead scores the inputs alone: the squared norm of the preprocessed
+    inputs, which is what an autoencoder that reconstructs nothing computes. A candidate must beat
+    it for its network to matter; one whose highest-scoring background events are this score's is
+    the same trigger, whatever its layers.
+    """
+
+    label: str = Field(min_length=1)
+    config: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    firmware: bool = True
+    inputs: Kind | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        if (self.config is None) == (self.inputs is None):
+            raise ValueError(f"reference {self.label!r}: give either config (a trained design) or inputs "
+                             "(the preprocessed inputs alone)")
+        return self
 
 
 class Space(Frozen):
@@ -120,6 +151,7 @@ class Space(Frozen):
     objectives: Objectives = Objectives()
     dimensions: dict[str, Dimension]
     baseline: dict[str, Any] | None = Field(None, description="a known point enqueued first (e.g. the seed's model)")
+    references: list[ReferenceDesign] = Field(default_factory=list, description="designs scored beside the search")
 
     @field_validator("dimensions")
     @classmethod
@@ -130,9 +162,10 @@ class Space(Frozen):
         if "width" in dims and "depth" not in dims:
             raise ValueError("width needs a depth dimension (or fix the encoder in the base config)")
         if "preprocessing" in dims:
-            bad = set(dims["preprocessing"].values()) - {"none", "standard"}
+            known = typing.get_args(Kind)
+            bad = set(dims["preprocessing"].values()) - set(known)
             if bad:
-                raise ValueError(f"preprocessing values must be none or standard, got {sorted(bad)}")
+                raise ValueError(f"preprocessing values must be among {', '.join(known)}, got {sorted(bad)}")
         if "strategy" in dims:
             bad = set(dims["strategy"].values()) - {"latency", "resource", "da"}
             if bad:

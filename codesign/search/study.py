@@ -21,88 +21,18 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-from pydantic import Field
-
 from codesign import provenance
-from codesign.config import Frozen
 from codesign.errors import CodesignError, ConfigError
 from codesign.hardware.targets import Budget
-from codesign.search.pareto import front_mask, to_minimise
+from codesign.search.records import front, read_trials, reference_path, save_record
+from codesign.search.settings import Settings
 from codesign.search.space import Space
 
 log = logging.getLogger("codesign")
-TRIALS_DIR = "trials"
 SETTINGS_FILE = "search.json"
 
 
-class Settings(Frozen):
-    task: str
-    target: str
-    budget: Budget = Budget()
-    n_trials: int = Field(20, ge=1)
-    jobs: int = Field(1, ge=1)
-    scheduler: str | None = None
-    storage: str | None = None
-    seed: int = 0
-    tpr: str = "average"
-    resource: str = "lut"
-    latency: str = "constraint"
-    csim_check: int = Field(1000, ge=0)
-    fidelity: float = Field(0.25, ge=0.0, lt=1.0, description="first-pass fraction of epochs and data; 0 = off")
-    prune_margin: float = Field(2.0, ge=1.0, description="front TPR this many times better ends a candidate")
-    tf_threads: int = Field(1, ge=1)
-    base_config: dict = Field(default_factory=dict, description="the task config the candidates override")
-
-    @property
-    def merit(self):
-        """The task's figure of merit (signal efficiency, or residual RMS for compression)."""
-        from codesign.merit import of_task
-
-        return of_task(self.task)
-
-    @property
-    def directions(self) -> list[str]:
-        d = [self.merit.direction, "minimize"]
-        return d + ["minimize"] if self.latency == "objective" else d
-
-    def objective_values(self, record: dict) -> list[float]:
-        est = record["estimate"]
-        values = [self.merit.value(record), float(est[self.resource])]
-        if self.latency == "objective":
-            values.append(float(est["latency_ns"]))
-        return values
-
-    def violations(self, record: dict) -> dict[str, float]:
-        """Budget constraint values, normalised: <= 0 is within the limit (Optuna's convention)."""
-        est = record["estimate"]
-        values = {"lut": est["lut"], "ff": est["ff"], "dsp": est["dsp"], "bram18": est["bram18"],
-                  "latency_ns": est["latency_ns"], "ii": est["ii"]}
-        return {k: (values[k] - limit) / max(limit, 1e-9) for k, limit in self.budget.limits().items()}
-
-
 # ---------------------------------------------------------------- run directory
-
-
-def _records(run_dir: Path) -> dict[int, dict]:
-    out = {}
-    for path in sorted((run_dir / TRIALS_DIR).glob("*.json")):
-        try:
-            rec = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            log.warning("%s: corrupt trial record, ignored (the trial will be evaluated again)", path)
-            continue
-        out[int(rec["number"])] = rec
-    return out
-
-
-def _save_record(run_dir: Path, record: dict) -> None:
-    d = run_dir / TRIALS_DIR
-    d.mkdir(parents=True, exist_ok=True)
-    path = d / f"{record['number']:05d}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1, default=str))
-    tmp.replace(path)
 
 
 def _check_settings(run_dir: Path, settings: Settings, space: Space) -> None:
@@ -112,6 +42,9 @@ def _check_settings(run_dir: Path, settings: Settings, space: Space) -> None:
                "settings": settings.model_dump(mode="json", exclude={"n_trials", "jobs", "scheduler", "tf_threads"})}
     if path.is_file():
         saved = json.loads(path.read_text())
+        # reference designs are scored beside the study, not part of it: a resumed study may add some
+        saved, current = ({**d, "space": {k: v for k, v in d.get("space", {}).items() if k != "references"}}
+                          for d in (saved, current))
         for key in ("space", "settings"):
             if saved.get(key) != current[key]:
                 changed = sorted(k for k in set(saved.get(key, {})) | set(current[key])
@@ -160,15 +93,15 @@ def run(space: Space, settings: Settings, run_dir: Path, progress: bool = True,
     from codesign import config as cfg
     from codesign import tasks
     from codesign.search import candidate as cand
-    from codesign.search import objective
+    from codesign.search import objective, references, studydata
 
     run_dir = Path(run_dir)
     _check_settings(run_dir, settings, space)
     task = tasks.get(settings.task)
     base = cfg.parse(task.Config, settings.base_config, "search base config")
-    if not (run_dir / objective.DATA_DIR / "manifest.json").is_file():
-        log.info("preparing the study's data in %s", run_dir / objective.DATA_DIR)
-        objective.write_data(run_dir, task.load_data(base))
+    if not (run_dir / studydata.DATA_DIR / "manifest.json").is_file():
+        log.info("preparing the study's data in %s", run_dir / studydata.DATA_DIR)
+        studydata.write_data(run_dir, task, base)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # TPE's `group`
@@ -181,7 +114,7 @@ def run(space: Space, settings: Settings, run_dir: Path, progress: bool = True,
     except Exception as exc:  # unreachable database, bad URL
         raise CodesignError(f"--storage {storage}: {type(exc).__name__}: {exc}") from None
 
-    records = _records(run_dir)
+    records = read_trials(run_dir)
     by_key = {r["key"]: r for r in records.values() if r.get("key") and r["status"] != "failed"}
     _recover(study, records)
     if not study.trials:
@@ -198,6 +131,13 @@ def run(space: Space, settings: Settings, run_dir: Path, progress: bool = True,
     with executor(settings.jobs, settings.scheduler) as client:
         pending: dict = {}
         futures = as_completed()
+        # reference designs first (each once per study: a resumed run keeps their records), then the trials
+        for ref in space.references:
+            if not reference_path(run_dir, ref.label).is_file():
+                future = client.submit(references.evaluate_reference, ref.model_dump(mode="json"), str(run_dir),
+                                       settings_dict, pure=False, key=f"reference-{time.time_ns()}")
+                pending[future] = ref
+                futures.add(future)
         while True:
             while len(pending) < settings.jobs and finished() + len(pending) < settings.n_trials:
                 trial = study.ask()
@@ -221,6 +161,15 @@ def run(space: Space, settings: Settings, run_dir: Path, progress: bool = True,
                 break
             future = next(futures)
             trial = pending.pop(future)
+            if not hasattr(trial, "number"):  # a reference design
+                try:
+                    record = future.result()
+                except Exception as exc:  # the worker died
+                    record = {"reference": trial.label, "params": trial.params, "status": "failed",
+                              "reason": f"worker lost: {exc}", "seconds": {}}
+                save_record(run_dir, record)
+                log.info("reference %s: %s", trial.label, record["status"])
+                continue
             try:
                 record = future.result()
             except Exception as exc:  # the worker died (out of memory, killed)
@@ -256,7 +205,7 @@ def _tell(study, trial, record: dict, settings: Settings, run_dir: Path, records
             trial.set_constraint(k, v)
     else:
         record["feasible"] = False
-    _save_record(run_dir, record)  # on disk before the study knows: a kill in between re-evaluates, loses nothing
+    save_record(run_dir, record)  # on disk before the study knows: a kill in between re-evaluates, loses nothing
     records[record["number"]] = record
     trial.set_user_attr("key", record.get("key"))
     if record["status"] == "complete":
@@ -295,81 +244,6 @@ def _best_text(records: dict, settings: Settings) -> str:
     best = max(ok, key=lambda r: (merit.goodness(r), -r["estimate"][settings.resource]))
     return (f"best feasible {merit.name} {merit.value(best):.2e} at {best['estimate'][settings.resource]:.0f} "
             f"{settings.resource}")
-
-
-# ---------------------------------------------------------------- results
-
-
-def front(records: list[dict], settings: Settings, feasible_only: bool = True) -> list[dict]:
-    """The non-dominated records (by the study's objectives), best figure of merit first."""
-    done = [r for r in records if r["status"] == "complete" and (r.get("feasible") or not feasible_only)
-            and "reused_from" not in r]
-    if not done:
-        return []
-    values = to_minimise(np.array([settings.objective_values(r) for r in done]), settings.directions)
-    mask = front_mask(values)
-    return sorted((r for r, m in zip(done, mask) if m), key=lambda r: -settings.merit.goodness(r))
-
-
-def closest(records: list[dict], n: int = 3) -> list[dict]:
-    """When nothing fits: the candidates that miss the budget by the least (sum of relative excesses)."""
-    done = [r for r in records if r["status"] == "complete"]
-    return sorted(done, key=lambda r: sum(max(v, 0.0) for v in r.get("violations", {}).values()))[:n]
-
-
-def table(records: list[dict]) -> "pandas.DataFrame":  # noqa: F821
-    import pandas as pd
-
-    rows = []
-    for r in records:
-        est = r.get("estimate") or {}
-        row = {"number": r["number"], "status": r["status"], "feasible": r.get("feasible", False),
-               "reason": r.get("reason", ""), "key": r.get("key"), "reused_from": r.get("reused_from"),
-               **{f"param_{k}": v for k, v in r["params"].items()},
-               **_merit_columns(r),
-               **{k: est.get(k) for k in ("lut", "ff", "dsp", "bram18", "latency_cycles", "latency_ns", "ii")},
-               "method": est.get("method"), **{f"seconds_{k}": v for k, v in (r.get("seconds") or {}).items()}}
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _merit_columns(r: dict) -> dict:
-    """The figure of merit and its per-signal (AUC, TPR) or per-variable (residual RMS) parts, flat."""
-    if "rms" in r:
-        return {"rms": r.get("rms"), "rms_error": r.get("rms_error"),
-                **{f"rms_{k}": v.get("rms") for k, v in (r.get("residuals") or {}).items()}}
-    return {"tpr": r.get("tpr"), "tpr_error": r.get("tpr_error"), "auc": r.get("auc"),
-            **{f"tpr_{k}": v["tpr"] for k, v in (r.get("scores") or {}).items()},
-            **{f"auc_{k}": v["auc"] for k, v in (r.get("scores") or {}).items()}}
-
-
-def format_front(rows: list[dict], settings: Settings) -> str:
-    if not rows:
-        return "(empty)"
-    merit = settings.merit
-    names = sorted({k for r in rows for k in r["params"]}, key=lambda k: (not k.startswith("depth"), k))
-    head = " ".join(f"{n[:12]:>12s}" for n in names)
-    third = "AUC" if merit.key == "tpr" else ""
-    lines = [f"{'#':>4s} {head} {merit.name[:12]:>12s} {'±':>8s} {third:>6s} {'LUT':>8s} {'FF':>8s} {'DSP':>6s} "
-             f"{'BRAM18':>6s} {'ns':>7s}"]
-    for r in rows:
-        est = r["estimate"]
-        vals = " ".join(f"{str(r['params'].get(n, '-'))[:12]:>12s}" for n in names)
-        auc = f"{r['auc']:6.3f}" if merit.key == "tpr" else " " * 6
-        lines.append(f"{r['number']:>4d} {vals} {merit.value(r):12.3e} {merit.error(r):8.1e} {auc} "
-                     f"{est['lut']:8.0f} {est['ff']:8.0f} {est['dsp']:6.0f} {est['bram18']:6.0f} "
-                     f"{est['latency_ns']:7.1f}")
-    return "\n".join(lines)
-
-
-def write_results(run_dir: Path, records: list[dict], settings: Settings) -> dict[str, Path]:
-    df = table(records)
-    paths = {"csv": run_dir / "trials.csv", "parquet": run_dir / "trials.parquet", "front": run_dir / "front.csv"}
-    df.to_csv(paths["csv"], index=False)
-    df.to_parquet(paths["parquet"], index=False)
-    numbers = {r["number"] for r in front(records, settings)}
-    df[df["number"].isin(numbers)].to_csv(paths["front"], index=False)
-    return paths
 
 
 def budget_fraction(text: str, resources: dict[str, int]) -> str:

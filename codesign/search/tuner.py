@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codesign.search import objective
+from codesign.search import objective, studydata
+from codesign.search import records as records_mod
 from codesign.search.space import Space
 
 ALGORITHMS = ("bayesian", "random")
@@ -68,15 +69,15 @@ def run(space: Space, settings, run_dir: Path, algorithm: str = "bayesian") -> l
 
     task = tasks.get(settings.task)
     base = cfg.parse(task.Config, settings.base_config, "search base config")
-    if not (run_dir / objective.DATA_DIR / "manifest.json").is_file():
-        objective.write_data(run_dir, task.load_data(base))
+    if not (run_dir / studydata.DATA_DIR / "manifest.json").is_file():
+        studydata.write_data(run_dir, task, base)
     max_depth = space.dimensions["depth"].values()[-1] if "depth" in space.dimensions else 0
     hp = hyperparameters(space, max_depth)
     cls = kt.oracles.BayesianOptimizationOracle if algorithm == "bayesian" else kt.oracles.RandomSearchOracle
     oracle = cls(objective=kt.Objective("score", "max"), max_trials=settings.n_trials, hyperparameters=hp,
                  seed=settings.seed, tune_new_entries=False)
     settings_dict = {**settings.model_dump(mode="json"), "fidelity": 0.0}
-    records: dict[int, dict] = study_mod._records(run_dir)
+    records: dict[int, dict] = records_mod.read_trials(run_dir)
 
     class _Tuner(kt.Tuner):
         def run_trial(self, trial, *args, **kwargs):
@@ -89,7 +90,7 @@ def run(space: Space, settings, run_dir: Path, algorithm: str = "bayesian") -> l
                 record["feasible"] = all(v <= 0 for v in record["violations"].values())
             else:
                 record["feasible"] = False
-            study_mod._save_record(run_dir, record)
+            records_mod.save_record(run_dir, record)
             records[number] = record
             if record["status"] != "complete":
                 raise kt.errors.FailedTrialError(record["reason"][:300])

@@ -75,7 +75,10 @@ def train_and_score(config: TaskConfig, data: Dataset, verbose: int = 0, tensorb
 
     # Fail before training, not after, if the test background cannot resolve the FPR.
     metrics.require_resolvable(len(data.x_test), config.metrics.fpr, config.metrics.min_background_above)
-    pre = Preprocessor.fit(config.preprocessing, data.x_train)
+    from codesign import tasks
+
+    groups = tasks.get(config.task).input_groups(data.input_names)
+    pre = Preprocessor.fit(config.preprocessing, data.x_train, groups)
     x_train, x_val = pre.transform(data.x_train), pre.transform(data.x_val)
     start = time.perf_counter()
     seed_everything(config.seed)
@@ -85,10 +88,11 @@ def train_and_score(config: TaskConfig, data: Dataset, verbose: int = 0, tensorb
                  verbose=verbose, tensorboard=tensorboard)
     train_seconds = time.perf_counter() - start
     loss = config.training.loss
-    background = anomaly_score(fitted.model, config.model, pre.transform(data.x_test), loss)
-    signal_scores = {name: anomaly_score(fitted.model, config.model, pre.transform(x), loss)
+    background = anomaly_score(fitted.model, config.model, data.x_test, loss, transform=pre.transform)
+    signal_scores = {name: anomaly_score(fitted.model, config.model, x, loss, transform=pre.transform)
                      for name, x in data.signals.items()}
-    scores = {name: metrics.score_signal(name, background, s, config.metrics.fpr, config.metrics.n_bootstrap,
+    ranked = metrics.SortedScores(background)
+    scores = {name: metrics.score_signal(name, ranked, s, config.metrics.fpr, config.metrics.n_bootstrap,
                                          seed=config.seed, min_background_above=config.metrics.min_background_above)
               for name, s in signal_scores.items()}
     from codesign.core.pruning import overall_sparsity

@@ -80,7 +80,7 @@ def _enough(counts: np.ndarray, min_entries: int) -> np.ndarray:
     return counts.reshape(len(counts), -1).sum(axis=1) >= min_entries
 
 
-def load_data(config: Config, train_limit: int | None = None) -> Dataset:
+def load_data(config: Config, train_limit: int | None = None, store=None) -> Dataset:
     d = config.data
     if d.table_file is not None:
         return from_table(d, config.seed, config.metrics, train_limit)

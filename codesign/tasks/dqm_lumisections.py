@@ -83,7 +83,7 @@ def _windows_starting_at(x: np.ndarray, width: int) -> tuple[np.ndarray, np.ndar
     return windows, np.arange(len(windows))
 
 
-def load_data(config: Config, train_limit: int | None = None) -> Dataset:
+def load_data(config: Config, train_limit: int | None = None, store=None) -> Dataset:
     from codesign.data import lumi_generator as lumi
 
     d, seed = config.data, config.seed

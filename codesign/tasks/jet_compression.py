@@ -116,7 +116,7 @@ def _jets(config: Config) -> tuple[dict, dict, dict, dict]:
     return (*pick, {"kind": "file", "file": str(d.file), "n_jets": n, "seed": seed})
 
 
-def load_data(config: Config, train_limit: int | None = None) -> Dataset:
+def load_data(config: Config, train_limit: int | None = None, store=None) -> Dataset:
     train, val, test, sources = _jets(config)
     rep = config.data.representation
     x_train = to_inputs(train, rep)

@@ -58,50 +58,101 @@ def input_groups(input_names: list[str]) -> list[str]:
     return [name.rsplit("_", 1)[1] for name in input_names]
 
 
-def load_data(config: Config, train_limit: int | None = None) -> Dataset:
+def load_data(config: Config, train_limit: int | None = None, store: Path | None = None) -> Dataset:
     """Synthetic events by default; the real-layout files named in config.data otherwise.
 
     `train_limit` caps the training sample (e.g. to a calibration sample when only the test
-    set is needed); the test set and signals are the run's own either way.
+    set is needed); the test set and signals are the run's own either way. With a `store`
+    directory every array is produced there once, chunk by chunk, and returned as a memory map
+    (`codesign.data.store`): ten million test events cost disk, not memory.
     """
     d = config.data
     if d.background_file is None:
         if d.signal_files:
             raise ConfigError("data.signal_files needs data.background_file (or --data) as well")
-        return synthetic(d, config.seed, train_limit)
-    dataset = from_files(d, config.seed)
+        return synthetic(d, config.seed, train_limit, store)
+    dataset = from_files(d, config.seed, store)
     if train_limit is not None:
         dataset.x_train = dataset.x_train[:train_limit]
     return dataset
 
 
-def synthetic(d: Data, seed: int, train_limit: int | None = None) -> Dataset:
+def _array(store: Path | None, spec: dict, n: int, chunks) -> np.ndarray:
+    """Rows from `chunks()` (flattened events), written to / read from the event store when there is one."""
+    if store is not None:
+        from codesign.data.store import EventStore
+
+        return EventStore(store).get(spec, (n, adc2021.N_INPUTS), chunks)
+    parts = list(chunks())
+    return np.concatenate(parts) if parts else np.zeros((0, adc2021.N_INPUTS), np.float32)
+
+
+def synthetic(d: Data, seed: int, train_limit: int | None = None, store: Path | None = None) -> Dataset:
     n_train = d.n_train if train_limit is None else min(d.n_train, train_limit)
     n_val = d.n_val if train_limit is None else 0
     log.info("generating %d background and %d x %d signal events (seed %d)", n_train + n_val + d.n_test,
              len(d.signals), d.n_signal, seed)
+    source = {"source": "codesign.data.l1_generator", "version": gen.VERSION, "detector": gen.DEFAULT_DETECTOR}
+
+    def background(role: str, n: int, stream_seed: int) -> np.ndarray:
+        chunks = lambda: (adc2021.flatten(c.particles) for c in gen.background_chunks(n, stream_seed))
+        return _array(store, {**source, "role": role, "seed": stream_seed, "n": n, "chunk_size": 250_000}, n, chunks)
+
     # Independent streams: training, validation and test never share events.
-    parts = [gen.background(n, seed=seed * 1000 + k) for k, n in enumerate((n_train, n_val, d.n_test))]
-    x_train, x_val, x_test = (adc2021.flatten(p.particles) for p in parts)
-    signals = {name: adc2021.flatten(gen.signal(name, d.n_signal, seed=seed * 1000 + 3).particles)
+    x_train, x_val, x_test = (background(role, n, seed * 1000 + k) for k, (role, n) in
+                              enumerate((("train", n_train), ("validation", n_val), ("test", d.n_test))))
+    signals = {name: _array(store, {**source, "role": f"signal {name}", "seed": seed * 1000 + 3, "n": d.n_signal},
+                            d.n_signal, lambda name=name: [adc2021.flatten(gen.signal(name, d.n_signal,
+                                                                                      seed=seed * 1000 + 3).particles)])
                for name in d.signals}
     return Dataset(x_train, x_val, x_test, signals, adc2021.input_names(),
                    sources={"kind": "synthetic", "generator": "codesign.data.l1_generator", "seed": seed})
 
 
-def from_files(d: Data, seed: int) -> Dataset:
-    """Split a real background file (shuffled with the seed) into test, validation and training events."""
-    bkg = adc2021.read_events(d.background_file).particles
+def from_files(d: Data, seed: int, store: Path | None = None) -> Dataset:
+    """Split a real background file (a seeded random choice of events) into test, validation and training events.
+
+    The file is read in chunks, so its size is bounded by disk, not memory: the test events are
+    streamed out in file order (their order does not matter), validation and training events
+    (kept in memory) in the seeded random order.
+    """
+    from codesign.data.store import file_digest
+
+    n_file = adc2021.count_events(d.background_file)
     need = d.n_train + d.n_val + d.n_test
-    if len(bkg) < need:
-        raise DataError(f"{d.background_file}: holds {len(bkg)} events, but data.n_train + n_val + n_test = {need}; "
+    if n_file < need:
+        raise DataError(f"{d.background_file}: holds {n_file} events, but data.n_train + n_val + n_test = {need}; "
                         "lower them (n_test >= 1,000,000 keeps FPR 1e-5 resolvable)")
-    order = np.random.default_rng(seed).permutation(len(bkg))[:need]
-    x = adc2021.flatten(bkg[order])
-    x_test, x_val, x_train = np.split(x, [d.n_test, d.n_test + d.n_val])
     if not d.signal_files:
         raise ConfigError("no signal files given: pass --signal NAME=path.h5 (or data.signal_files)")
-    signals = {name: adc2021.flatten(adc2021.read_events(path, max_events=d.n_signal).particles)
+    order = np.random.default_rng(seed).permutation(n_file)[:need]
+    rank = np.full(n_file, -1, np.int64)
+    rank[order] = np.arange(need)  # 0 .. n_test-1: test; then validation; then training
+    source = {"source": "adc2021 file", "sha256": file_digest(d.background_file), "seed": seed,
+              "split": [d.n_test, d.n_val, d.n_train]}
+
+    def test_chunks():
+        for start, particles in adc2021.read_chunks(d.background_file):
+            r = rank[start:start + len(particles)]
+            yield adc2021.flatten(particles[(r >= 0) & (r < d.n_test)])
+
+    x_test = _array(store, {**source, "role": "test"}, d.n_test, test_chunks)
+    rest = np.zeros((d.n_val + d.n_train, adc2021.N_INPUTS), np.float32)
+
+    def rest_chunks():
+        for start, particles in adc2021.read_chunks(d.background_file):
+            r = rank[start:start + len(particles)]
+            keep = r >= d.n_test
+            rest[r[keep] - d.n_test] = adc2021.flatten(particles[keep])
+        yield rest
+
+    rest = _array(store, {**source, "role": "validation and training"}, len(rest), rest_chunks)
+    x_val, x_train = rest[:d.n_val], rest[d.n_val:]
+    signals = {name: _array(store, {"source": "adc2021 file", "sha256": file_digest(path), "n": d.n_signal,
+                                    "role": f"signal {name}"},
+                            min(d.n_signal, adc2021.count_events(path)),
+                            lambda path=path: [adc2021.flatten(adc2021.read_events(path, max_events=d.n_signal)
+                                                               .particles)])
                for name, path in d.signal_files.items()}
     return Dataset(x_train, x_val, x_test, signals, adc2021.input_names(),
                    sources={"kind": "files", "background": str(Path(d.background_file)),

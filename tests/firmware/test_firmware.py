@@ -128,3 +128,35 @@ def test_input_units_are_shared_per_physical_quantity():
     assert units.exponents[1] == units.exponents[4]  # eta inputs share theirs
     alone = InputUnits.derive(x, 16, 2.0)
     assert alone.exponents[24] < units.exponents[24]  # per-slot ranges would saturate the empty slot first
+
+
+def test_bounded_preprocessing_saturates_in_the_input_type_exactly(tmp_path):
+    """The bounded preprocessing's clip is the firmware's input saturation: units end at the range."""
+    from codesign.core.preprocessing import Preprocessor
+    from codesign.firmware.convert import InputUnits
+
+    rng = np.random.default_rng(1)
+    x = np.abs(rng.normal(0, 1, (5000, 6))) * np.array([40.0, 1.5, 2.0, 30.0, 1.0, 2.5])
+    x[:, 3] *= rng.uniform(size=5000) < 0.3  # a rarely filled slot
+    groups = ["pt", "eta", "phi", "pt", "eta", "phi"]
+    pre = Preprocessor.fit("bounded", x, groups)
+    assert list(pre.range) == [256.0, 8.0, 8.0, 256.0, 8.0, 8.0] and list(pre.scale) == list(pre.range)
+    slot = Preprocessor.fit("bounded_slot", x, groups)
+    assert slot.range[0] == 256.0 and slot.range[3] == 128.0  # each pT slot its own range
+    units = InputUnits.saturating_at(pre.range, 16)
+    assert [f.max_value for f in units.formats()] == [256.0 - 2.0**-7, 8.0 - 2.0**-12, 8.0 - 2.0**-12] * 2
+    spec = DenseAE(encoder=(8,), latent=2, activation="relu", input_batchnorm=False, batchnorm=False,
+                   quantization=Quantization(weight=FixedPoint(bits=8, integer=1),
+                                             activation=FixedPoint(bits=8, integer=1)))
+    tf.keras.utils.set_random_seed(2)
+    model = models.build(spec, (6,))
+    extreme = np.array([[1e4, 50.0, -9.0, 3e3, -40.0, 9.0], [0.0] * 6, [255.9, 7.9, -7.9, 0.0, 0.0, 0.0]])
+    xs = np.concatenate([extreme, x[:2000]])
+    fw = firmware.build(model, spec, pre, x, cache_dir=tmp_path)
+    assert np.array_equal(fw.units.exponents, units.exponents)
+    assert np.array_equal(fw.emulate(xs)[0], fw.csim(xs)[0])
+    # within the calibration's ranges the firmware's score is the Keras model's on the clipped, scaled inputs
+    inside = x[:2000]
+    keras = np.sum((model.predict(pre.transform(inside), verbose=0) - pre.transform(inside)) ** 2, axis=1)
+    assert np.allclose(fw.score(inside), keras, rtol=0.03, atol=0.01)
+    assert fw.score(extreme[:1])[0] == fw.score(np.minimum(extreme[:1], pre.range))[0]  # beyond the range: saturated

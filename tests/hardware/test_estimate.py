@@ -23,7 +23,7 @@ REPORTS = Path(__file__).with_name("reports")
 @pytest.fixture(scope="module")
 def seed004_h5(tmp_path_factory):
     """The seed-004 autoencoder (8-bit QKeras, BN, 75 % pruned) with on-grid random weights."""
-    config = cfg.load(l1_anomaly.Config, Path(cli.PRESETS) / "l1_q8_pruned.yaml")
+    config = cfg.load(l1_anomaly.Config, Path(cfg.PRESETS) / "l1_q8_pruned.yaml")
     model = models.build(config.model, (57,))
     rng = np.random.default_rng(4)
     for layer in model.layers:

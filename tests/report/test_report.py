@@ -60,8 +60,9 @@ def test_report_files(report, run_dir):
         assert (report / "img" / f"{name}.pdf").is_file()
     csv = (report / "tables" / "front.csv").read_text().splitlines()
     assert len(csv) == 1 + len(front) and csv[0].startswith("trial,architecture,tpr,tpr_error,auc")
+    assert csv[0].endswith(",within_errors_of")  # which cheaper front point each is not resolved from
     md = (report / "tables" / "front.md").read_text()
-    assert md.startswith("| Trial | Architecture | TPR@0.001 (avg.) | A→4ℓ") and md.count("\n") == 2 + len(front)
+    assert md.startswith("| Trial | Architecture | TPR@0.001 (geomean) | A→4ℓ") and md.count("\n") == 2 + len(front)
     tex = (report / "tables" / "front.tex").read_text()
     assert r"\begin{tabular}" in tex and r"\toprule" in tex and r"$A\rightarrow 4\ell$" in tex
     assert "%" not in tex.split(r"\midrule")[1].replace(r"\%", "")  # every percent sign escaped

@@ -11,11 +11,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from codesign import cli
 from codesign import config as cfg
 from codesign.hardware import targets
+from codesign.search import records as records_mod
 from codesign.search import space as space_mod
 from codesign.search import study
 
@@ -120,7 +122,7 @@ def test_a_budget_nothing_meets(space_file, tmp_path, capsys):
     (["--budget", "luts=five"], "--budget: lut must be a number"),
     (["--budget", "latency_ns=5%"], "a percentage needs a resource of the part"),
     (["--target", "xcvu99p"], "unknown target 'xcvu99p'"),
-    (["--tpr", "Zprime"], "--tpr 'Zprime': not a signal"),
+    (["--objective", "Zprime"], "--objective 'Zprime': expected geomean, min, mean, per-signal or a signal"),
     (["-j", "0"], "-j must be >= 1"),
     (["--fidelity", "1.5"], "--fidelity must be in [0, 1)"),
 ])
@@ -147,12 +149,12 @@ def test_budget_percentages():
 
 def test_low_fidelity_pass_prunes_candidates_the_front_beats(space_file, tmp_path):
     """A cheap first pass (a quarter of epochs and data) ends a candidate the front beats by the margin."""
-    from codesign.search import objective
+    from codesign.search import objective, studydata
     from codesign.tasks import l1_anomaly
 
     base = cfg.read_yaml(tmp_path / "base.yaml")
     config = cfg.parse(l1_anomaly.Config, base, "base")
-    objective.write_data(tmp_path, l1_anomaly.load_data(config))
+    studydata.write_data(tmp_path, l1_anomaly, config)
     settings = study.Settings(task="l1-anomaly", target="xcvu9p", base_config=base, fidelity=0.25).model_dump()
     params = {"depth": 1, "width_1": 8, "latent": 2, "weight_bits": 6, "sparsity": 0.5}
     beaten = objective.evaluate(params, str(tmp_path), settings, front=[[1.0, 0.0]])
@@ -162,6 +164,7 @@ def test_low_fidelity_pass_prunes_candidates_the_front_beats(space_file, tmp_pat
     assert kept["status"] == "complete" and kept["seconds"]["low_fidelity"] > 0 and kept["seconds"]["train"] > 0
 
 
+@pytest.mark.slow  # the alternative engine; the Optuna engine's tests above cover the shared candidate path
 def test_keras_tuner_engine_on_the_same_space(space_file, tmp_path, capsys):
     out = tmp_path / "kt"
     assert search(space_file, out, "--engine", "keras-tuner", "--trials", 2, "--budget", "luts=50%") == 0
@@ -172,3 +175,73 @@ def test_keras_tuner_engine_on_the_same_space(space_file, tmp_path, capsys):
     assert "Pareto front (feasible):" in capsys.readouterr().out
     assert search(space_file, tmp_path / "x", "--engine", "keras-tuner", "-j", "2") == 2
     assert "drop -j/--scheduler/--storage" in capsys.readouterr().err
+
+
+def test_per_signal_objectives_and_reference_designs(tmp_path, capsys):
+    """Every signal's TPR its own Optuna objective; a reference design scored once, on the study's events."""
+    import optuna
+    import yaml
+
+    extra = f"""references:
+  - label: float, one layer
+    config: {tmp_path / "float.yaml"}
+    firmware: false
+  - label: inputs alone
+    inputs: none
+"""
+    space_file = tiny.write(tmp_path, extra=extra)
+    float_cfg = cfg.read_yaml(tmp_path / "base.yaml")
+    float_cfg["model"] = {"kind": "dense_ae", "encoder": [6], "latent": 2, "activation": "relu",
+                          "input_batchnorm": False}
+    float_cfg["data"] = {"n_train": 10, "n_val": 10, "n_test": 10, "n_signal": 1}  # replaced by the study's data
+    (tmp_path / "float.yaml").write_text(yaml.safe_dump(float_cfg))
+    out = tmp_path / "run"
+    assert search(space_file, out, "--trials", 1, "--budget", "luts=50%", "--objective", "per-signal") == 0
+    printed = capsys.readouterr().out
+    assert "reference designs, on the same events:" in printed and "float, one layer" in printed
+    assert "tail=in" in printed and "inputs alone" in printed
+    st = optuna.load_study(study_name=out.resolve().name, storage=f"sqlite:///{out / 'study.db'}")
+    assert st.directions == [optuna.study.StudyDirection.MAXIMIZE] * 4 + [optuna.study.StudyDirection.MINIMIZE]
+    (trial,) = st.trials
+    rec = records(out)[trial.number]
+    assert trial.values == [rec["scores"][s]["tpr"] for s in ("Ato4l", "leptoquark", "hToTauTau", "hChToTauNu")] + \
+        [rec["estimate"]["lut"]]
+    refs = {r["reference"]: r for r in records_mod.read_references(out)}
+    ref = refs["float, one layer"]
+    assert ref["status"] == "complete" and "estimate" not in ref
+    assert {s["n_background"] for s in ref["scores"].values()} == {10_000}  # the study's events, not its config's
+    assert (out / "references.csv").is_file()
+    # the inputs alone: the squared norm of the (unpreprocessed) inputs, an independent computation here
+    from codesign import metrics
+    from codesign.search import studydata
+
+    data = studydata.read_data(out)
+    norm = np.sum(np.square(np.asarray(data.x_test, np.float64)), axis=1)
+    threshold, _ = metrics.threshold_at_fpr(norm, 1e-3)
+    for name, x in data.signals.items():
+        assert refs["inputs alone"]["scores"][name]["tpr"] == np.mean(np.sum(np.square(np.asarray(x, np.float64)),
+                                                                             axis=1) > threshold)
+    assert records_mod.shared_with_inputs(refs["inputs alone"], records_mod.inputs_tails(list(refs.values())),
+                                    study.Settings(task="l1-anomaly", target="xcvu9p")) == 1.0
+    stamp = next((out / "references").glob("*.json")).stat().st_mtime_ns
+    assert search(space_file, out, "--trials", 1, "--budget", "luts=50%", "--objective", "per-signal") == 0
+    assert next((out / "references").glob("*.json")).stat().st_mtime_ns == stamp  # scored once per study
+
+
+def test_a_network_that_reconstructs_nothing_is_not_taken_for_a_model(space_file, tmp_path):
+    """On raw GeV inputs a tiny 8-bit network reconstructs nothing: its threshold is set by the very events the
+    squared norm of the inputs puts on top, so it is recorded with its scores and ended, off the front."""
+    from codesign.search import objective, studydata
+    from codesign.tasks import l1_anomaly
+
+    base = cfg.read_yaml(tmp_path / "base.yaml")
+    # 100 threshold-setting events: the verdict is not taken on fewer than objective.NOT_A_MODEL_EVENTS
+    base = {**base, "preprocessing": "none", "data": {**base["data"], "n_test": 100_000}}
+    studydata.write_data(tmp_path, l1_anomaly, cfg.parse(l1_anomaly.Config, base, "base"))
+    settings = study.Settings(task="l1-anomaly", target="xcvu9p", base_config=base, fidelity=0, csim_check=100)
+    rec = objective.evaluate({"depth": 1, "width_1": 4, "latent": 2, "weight_bits": 4, "sparsity": 0.5},
+                             str(tmp_path), settings.model_dump())
+    assert rec["status"] == "pruned" and rec["reason"].startswith("not a model: 100% of the background events")
+    assert rec["tail_shared_with_inputs"] == 1.0 and rec["scores"] and rec["estimate"]["lut"] > 0
+    null = json.loads((tmp_path / "data" / "inputs-alone-none.json").read_text())
+    assert rec["tail_setting_events"] == 100 and null["index"][:100] == rec["tail"]["index"][:100]

@@ -2,6 +2,7 @@
 
 BASE = """task: l1-anomaly
 seed: {seed}
+preprocessing: bounded
 data: {{n_train: 6000, n_val: 2000, n_test: 10000, n_signal: 1000}}
 model: {{kind: dense_ae, encoder: [8], latent: 2, activation: relu, input_batchnorm: false,
         quantization: {{weight: {{bits: 6, integer: 0}}, activation: {{bits: 8, integer: 2}}}}}}

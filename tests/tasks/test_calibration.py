@@ -3,7 +3,7 @@
 import pytest
 
 from codesign import config
-from codesign.cli import PRESETS
+from codesign.config import PRESETS
 from codesign.tasks import base, l1_anomaly
 
 pytestmark = pytest.mark.slow
