@@ -83,7 +83,9 @@ def test_sigkill_mid_candidate_then_resume(space_file, tmp_path):
     assert all(after[n] == before[n] for n in before)  # nothing finished was lost or redone
 
 
-def test_two_workers_and_a_dask_scheduler_give_the_serial_results(space_file, tmp_path):
+def _serial_and_parallel(space_file, tmp_path, scheduler: bool):
+    """The same two candidates run serially and on two Dask workers (a local cluster the study starts, or an
+    external scheduler it is given)."""
     s = space_mod.load(str(space_file))
     base = cfg.read_yaml(tmp_path / "base.yaml")
     settings = study.Settings(task="l1-anomaly", target="xcvu9p", n_trials=2, base_config=base, csim_check=200,
@@ -91,21 +93,30 @@ def test_two_workers_and_a_dask_scheduler_give_the_serial_results(space_file, tm
     points = [{"depth": 1, "width_1": 8, "latent": 2, "weight_bits": 6, "sparsity": 0.0},
               {"depth": 2, "width_1": 8, "width_2": 4, "latent": 3, "weight_bits": 4, "sparsity": 0.5}]
     serial = study.run(s, settings, tmp_path / "serial", progress=False, enqueue=points)
-    parallel = study.run(s, settings.model_copy(update={"jobs": 2}), tmp_path / "parallel", progress=False,
-                         enqueue=points)
-
+    if not scheduler:
+        return serial, study.run(s, settings.model_copy(update={"jobs": 2}), tmp_path / "parallel", progress=False,
+                                 enqueue=points)
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        remote = study.run(s, settings.model_copy(update={"jobs": 2, "scheduler": cluster.scheduler_address}),
-                           tmp_path / "remote", progress=False, enqueue=points)
+        return serial, study.run(s, settings.model_copy(update={"jobs": 2, "scheduler": cluster.scheduler_address}),
+                                 tmp_path / "remote", progress=False, enqueue=points)
 
-    def content(rs):
-        return sorted((r["key"], r["tpr"], r["auc"], json.dumps(r["scores"], sort_keys=True),
-                       json.dumps(r["estimate"], sort_keys=True)) for r in rs)
 
-    assert content(serial) == content(parallel) == content(remote)
-    assert len(serial) == 2
+def _content(rs):
+    return sorted((r["key"], r["tpr"], r["auc"], json.dumps(r["scores"], sort_keys=True),
+                   json.dumps(r["estimate"], sort_keys=True)) for r in rs)
+
+
+def test_two_workers_give_the_serial_results(space_file, tmp_path):
+    serial, parallel = _serial_and_parallel(space_file, tmp_path, scheduler=False)
+    assert _content(serial) == _content(parallel) and len(serial) == 2
+
+
+@pytest.mark.slow  # the same submission path as -j 2, through an external scheduler's address
+def test_a_dask_scheduler_gives_the_serial_results(space_file, tmp_path):
+    serial, remote = _serial_and_parallel(space_file, tmp_path, scheduler=True)
+    assert _content(serial) == _content(remote) and len(serial) == 2
 
 
 def test_a_budget_nothing_meets(space_file, tmp_path, capsys):
