@@ -47,15 +47,19 @@ DEFAULT_DETECTOR = Detector()
 
 def _top_rows(out, first, pt, eta, phi, keep, count, class_id):
     """Write the pT-ordered first `count` kept objects into out[:, first:first+count], zero-padded."""
+    rows = out[:, first:first + count]
+    if pt.shape[1] == 0:
+        rows[...] = 0.0
+        return
     key = np.where(keep, pt, -1.0)
     if key.shape[1] < count:  # fewer candidates than slots: pad with never-kept ones
         key = np.pad(key, ((0, 0), (0, count - key.shape[1])), constant_values=-1.0)
-        pt, eta, phi = (np.pad(a, ((0, 0), (0, count - a.shape[1]))) for a in (pt, eta, phi))
     order = np.argsort(-key, axis=1, kind="stable")[:, :count]
-    kept = (np.take_along_axis(key, order, axis=1) >= 0.0)[..., None]
-    values = np.stack([np.take_along_axis(v, order, axis=1) for v in (pt, eta, phi)] + [np.full(order.shape, float(
-        class_id))], axis=-1)
-    out[:, first:first + count] = np.where(kept, values, 0.0)
+    kept = np.take_along_axis(key, order, axis=1) >= 0.0
+    column = np.minimum(order, pt.shape[1] - 1)  # a padding column is never kept: any real column stands in
+    for j, v in enumerate((pt, eta, phi)):
+        rows[..., j] = np.where(kept, np.take_along_axis(v, column, axis=1), 0.0)
+    rows[..., 3] = np.where(kept, float(class_id), 0.0)
 
 
 def _present(parts, rows=None):
