@@ -18,7 +18,23 @@ T = TypeVar("T", bound="Frozen")
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and NaN are never a meaningful setting: refused with the key's path like any other bad value
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load's loader, refusing a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)):
+                continue  # an unhashable key: the base class reports it
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def describe_validation_error(exc: ValidationError, source: str) -> str:
@@ -45,10 +61,14 @@ def parse(cls: type[T], data: Any, source: str) -> T:
 def read_yaml(path: str | Path) -> Any:
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{path}: no such file")
+        raise ConfigError(f"{path}: {'is a directory, expected a YAML file' if path.is_dir() else 'no such file'}")
     try:
-        with path.open() as f:
-            return yaml.safe_load(f)
+        with path.open(encoding="utf-8") as f:
+            return yaml.load(f, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no Python tags
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text (UTF-8) file; expected YAML") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
@@ -56,13 +76,18 @@ def read_yaml(path: str | Path) -> Any:
         raise ConfigError(f"{path}:{where}: invalid YAML ({problem})") from None
 
 
-def load(cls: type[T], path: str | Path) -> T:
+def read_mapping(path: str | Path) -> dict:
+    """A YAML file that must hold a mapping of keys; an empty file is refused (it is never the intent)."""
     data = read_yaml(path)
     if data is None:
-        data = {}
+        raise ConfigError(f"{path}: empty; expected a mapping of keys (the presets in codesign/presets/ are examples)")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(data).__name__}")
-    return parse(cls, data, str(path))
+    return data
+
+
+def load(cls: type[T], path: str | Path) -> T:
+    return parse(cls, read_mapping(path), str(path))
 
 
 PRESETS = Path(__file__).resolve().parent / "presets"

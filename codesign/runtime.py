@@ -17,3 +17,38 @@ def quiet_libraries() -> None:
     # Known and harmless: QKeras quantizers pass through keras.constraints.serialize.
     warnings.filterwarnings("ignore", message=r"The `keras.constraints.serialize\(\)` API")
     warnings.filterwarnings("ignore", message="Failed to propagate quantization scales")
+
+
+_interrupted = False
+
+
+def _on_sigint(signum, frame):
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
+def catch_interrupts() -> None:
+    """Remember every Ctrl-C: a KeyboardInterrupt raised inside a finaliser (uproot's file objects) is swallowed
+    by Python, so the command checks `interrupted()` between steps and at its end, and stops with exit 130."""
+    import signal
+    import sys
+
+    default = sys.unraisablehook
+
+    def unraisable(info):  # the swallowed interrupt is remembered, not printed as "Exception ignored in ..."
+        if not issubclass(info.exc_type, KeyboardInterrupt):
+            default(info)
+
+    sys.unraisablehook = unraisable
+    signal.signal(signal.SIGINT, _on_sigint)
+
+
+def interrupted() -> bool:
+    return _interrupted
+
+
+def check_interrupt() -> None:
+    """Raise KeyboardInterrupt if Ctrl-C came while it could not be raised (see `catch_interrupts`)."""
+    if _interrupted:
+        raise KeyboardInterrupt

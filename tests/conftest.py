@@ -10,6 +10,11 @@ if "NUMBA_CACHE_DIR" not in os.environ:
     os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="codesign-tests-numba-")
     atexit.register(shutil.rmtree, os.environ["NUMBA_CACHE_DIR"], True)
 
+# Learned calibration records go to a throw-away data directory, never the user's.
+if "CODESIGN_DATA" not in os.environ:
+    os.environ["CODESIGN_DATA"] = tempfile.mkdtemp(prefix="codesign-tests-data-")
+    atexit.register(shutil.rmtree, os.environ["CODESIGN_DATA"], True)
+
 import numpy as np
 import pytest
 

@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-import time
 
 import h5py
 import numpy as np
@@ -39,10 +38,8 @@ def test_help_does_not_import_tensorflow():
     code = "import sys, codesign.cli as c; c.build_parser(); print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip()
     assert out == "False"
-    start = time.perf_counter()
     proc = codesign("--help")
     assert proc.returncode == 0 and "train" in proc.stdout
-    assert time.perf_counter() - start < 10  # generous: CI machines vary; the real figure is ~0.1 s
 
 
 @pytest.fixture()
@@ -117,7 +114,7 @@ def test_train_end_to_end_on_generated_files(tmp_path, small_config):
         assert f["background"].shape == (10_000,) and f["signal/Ato4l"].shape == (1_000,)
     assert (out / "config.yaml").exists() and (out / "model" / "model.h5").exists()
     again = codesign(*args)
-    assert_one_line_error(again, "already holds a trained model", "--force")
+    assert_one_line_error(again, "already holds a `codesign train` output", "--force")
     # The file was too small for the config: a clear error, not a crash.
     big = tmp_path / "big.yaml"
     big.write_text(SMALL.replace("n_test: 10000", "n_test: 100000"))
@@ -147,7 +144,7 @@ def test_emulate_a_run_is_bit_exact_and_scores_every_signal(tmp_path, small_conf
     result = json.loads((run / "emulation" / "bit_exact.json").read_text())
     assert result["fraction"] == 1.0 and result["n_edge"] > 0
     assert (run / "emulation" / "scores.json").exists()
-    assert_one_line_error(codesign("emulate", run), "already holds firmware scores", "--force")
+    assert_one_line_error(codesign("emulate", run), "already holds a `codesign emulate` output", "--force")
 
 
 def test_emulate_refuses_lambda_models(tmp_path):

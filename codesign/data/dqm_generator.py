@@ -604,7 +604,7 @@ def contents() -> dict[str, list[str]]:
     return out
 
 
-def _check(out: Path, n_runs, primary_dataset, bad_fraction, unlabelled_fraction, force) -> None:
+def _check(n_runs, primary_dataset, bad_fraction, unlabelled_fraction) -> None:
     if not isinstance(n_runs, int) or n_runs < 1:
         raise CodesignError(f"n_runs: expected a positive integer, got {n_runs!r}")
     for name, value in (("bad_fraction", bad_fraction), ("unlabelled_fraction", unlabelled_fraction)):
@@ -613,27 +613,30 @@ def _check(out: Path, n_runs, primary_dataset, bad_fraction, unlabelled_fraction
     if not SAFE_NAME.fullmatch(primary_dataset):
         raise CodesignError(f"primary dataset {primary_dataset!r}: expected letters, digits, '_' or '-' only "
                             "(it becomes a directory and file name)")
-    if out.exists() and not out.is_dir():
-        raise CodesignError(f"{out}: exists and is not a directory; expected a new or empty directory")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise CodesignError(f"{out}: directory is not empty; choose a new or empty directory, or pass --force "
-                            "to overwrite")
 
 
 def generate(out: Path, n_runs: int = 600, seed: int = 1, primary_dataset: str = "SingleMuon",
              bad_fraction: float = 0.1, unlabelled_fraction: float = 0.1, force: bool = False) -> Generated:
     """Write `n_runs` per-run DQM files plus contents.json, datasets.json and truth.json under `out`.
 
-    With `force`, an existing directory is reused: its DQM files of this primary dataset are replaced (so none
-    from an earlier generation linger), anything else is left alone.
+    `out` must be new or empty, or (with `force`) an earlier output of this generator, which is replaced whole
+    (codesign.outdir).
     """
-    import codesign
+    from codesign import outdir
 
     out = Path(out)
-    _check(out, n_runs, primary_dataset, bad_fraction, unlabelled_fraction, force)
-    if out.is_dir():
-        for old in out.glob(f"Run20*/{primary_dataset}/R*xx/DQM_V*__{primary_dataset}__*__DQMIO.root"):
-            old.unlink()
+    _check(n_runs, primary_dataset, bad_fraction, unlabelled_fraction)
+    with outdir.staged(out, "dqm generate", force=force) as stage:
+        g = _generate(stage, n_runs, seed, primary_dataset, bad_fraction, unlabelled_fraction)
+    moved = {name: out / path.relative_to(stage) for name, path in
+             (("contents", g.contents), ("datasets", g.datasets), ("truth", g.truth))}
+    return replace(g, root=out, files=tuple(out / f.relative_to(stage) for f in g.files), **moved)
+
+
+def _generate(out: Path, n_runs: int, seed: int, primary_dataset: str, bad_fraction: float,
+              unlabelled_fraction: float) -> Generated:
+    import codesign
+
     root = np.random.SeedSequence(seed)
     det_seq, run_seq, incident_seq = root.spawn(3)
     det = Detector.draw(np.random.default_rng(det_seq))

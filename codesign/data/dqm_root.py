@@ -32,6 +32,7 @@ from pydantic import ValidationError, field_validator, model_validator
 
 from codesign.config import Frozen, describe_validation_error, read_yaml
 from codesign.errors import ConfigError, DataError
+from codesign.runtime import check_interrupt
 
 log = logging.getLogger("codesign")
 
@@ -475,6 +476,7 @@ def fetch(input_dir: str | Path, contents: Contents | str | Path, datasets: Data
         cache = _Cache(output_dir / ".fetch" / pd, contents)
         rows, pd_skipped = [], []
         for path, name in tqdm(files, desc=f"fetch {pd}", unit="file", disable=not progress):
+            check_interrupt()  # uproot's finalisers swallow a KeyboardInterrupt raised inside them
             rel = path.relative_to(input_dir).as_posix()
             hit = cache.load(path)
             if hit is None:

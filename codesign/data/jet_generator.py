@@ -54,6 +54,10 @@ def check(jets: dict[str, np.ndarray], source: str = "jets") -> dict[str, np.nda
     missing = [v for v in VARIABLES if v not in jets]
     if missing:
         raise DataError(f"{source}: missing column(s) {', '.join(missing)}; expected {', '.join(VARIABLES)}")
+    for v in VARIABLES:
+        kind = np.asarray(jets[v]).dtype
+        if kind.kind not in "fiu":  # complex would lose its imaginary part silently, strings fail later
+            raise DataError(f"{source}: column {v!r} holds {kind} values; expected real numbers")
     out = {v: np.asarray(jets[v], dtype=np.float64).reshape(-1) for v in VARIABLES}
     lengths = {len(a) for a in out.values()}
     if len(lengths) > 1:

@@ -26,15 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign import metrics, provenance
+from codesign import escape, metrics, outdir, provenance
 from codesign.dqm.table import SPLIT, Table, read
 from codesign.drawing import Drawing
-from codesign.errors import CodesignError, ConfigError, DataError
-from codesign.outdir import staged
+from codesign.errors import ConfigError, DataError
 
 log = logging.getLogger("codesign")
 MARKER = "summary.json"
 KIND = "codesign dqm assess"
+COMMAND = "dqm assess"
 FORMATS = ("png", "pdf", "svg")
 SPLITS = ("train", "val", "test", "low_stat", "missing")
 GRID = np.linspace(0.0, 1.0, 101)  # common FPR grid of the bootstrap bands
@@ -52,13 +52,14 @@ class AssessResult:
 
 def assess(table_path, output_dir, histograms=None, tags=None, runs=None, n_runs: int = 3, n_top: int = 5,
            tprs=(0.5, 0.8, 0.9, 0.95, 0.99), n_bootstrap: int = 100, seed: int = 0, make_webpage: bool = False,
-           flag_counts=(1, 3, 5), truth=None, formats=("png",)) -> AssessResult:
+           flag_counts=(1, 3, 5), truth=None, formats=("png",), force: bool = False) -> AssessResult:
     start = time.perf_counter()
     table_path, out = Path(table_path), Path(output_dir)
     histograms, tags, runs = (_as_list(v) for v in (histograms, tags, runs))
     formats = _check_settings(formats, make_webpage, tprs, flag_counts, n_runs, n_top, n_bootstrap)
     tprs, flag_counts = tuple(float(t) for t in tprs), tuple(sorted({int(n) for n in flag_counts}))
-    check_out(out, table_path)
+    where = {"force": force, "inputs": [table_path, truth], "flag": "--output_dir"}
+    outdir.check(out, COMMAND, **where)
     table = read(table_path)
     tags = _select_tags(table, tags)
     hists = _select_histograms(table, histograms, tags)
@@ -84,7 +85,7 @@ def assess(table_path, output_dir, histograms=None, tags=None, runs=None, n_runs
     for line in lines:
         log.debug(line)
 
-    with staged(out) as tmp:
+    with outdir.staged(out, COMMAND, **where) as tmp:
         (tmp / "img").mkdir()
         (tmp / "tables").mkdir()
         with Drawing(_workers(len(hists) * (3 + len(plot_runs)), formats), _draw) as d:
@@ -140,26 +141,6 @@ def _check_settings(formats, make_webpage, tprs, flag_counts, n_runs, n_top, n_b
         if int(value) < 0:
             raise ConfigError(f"{name} {value}: expected a number >= 0")
     return formats
-
-
-def check_out(out: Path, input_path: Path, kind: str = KIND) -> None:
-    """Refuse an output directory that is a file, holds something other than an earlier `kind` output,
-    or contains the input (replacing the directory would delete it)."""
-    if out.exists() and not out.is_dir():
-        raise CodesignError(f"output directory {out}: exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not is_assess_output(out, kind):
-        raise CodesignError(f"output directory {out}: exists and is not an earlier '{kind}' output "
-                            f"(no {MARKER} of kind {kind!r}); choose another directory, nothing was written")
-    if out.resolve() in input_path.resolve().parents:
-        raise ConfigError(f"output directory {out}: holds the input {input_path}, which replacing it would "
-                          "delete; choose another directory")
-
-
-def is_assess_output(out: Path, kind: str = KIND) -> bool:
-    try:
-        return json.loads((Path(out) / MARKER).read_text()).get("kind") == kind
-    except (OSError, ValueError, AttributeError):
-        return False
 
 
 def _select_tags(table: Table, tags) -> list[str]:
@@ -533,15 +514,6 @@ def _result_lines(summary: dict) -> list[str]:
     return lines
 
 
-TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-       "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}"}
-
-
-def tex_escape(text: str) -> str:
-    """Histogram names and tags as LaTeX text ('L1T//Run summary/x_y 5%' has three specials)."""
-    return "".join(TEX.get(ch, ch) for ch in text)
-
-
 def _far_rows(summary: dict, hists: list[str], tags: list[str], tprs) -> list[tuple[str, str, str, list]]:
     """(histogram, tag, AUC text, [(fpr, error) per TPR]) for every assessed pair."""
     rows = []
@@ -566,7 +538,7 @@ def false_alarm_markdown(summary: dict, hists: list[str], tags: list[str], tprs)
     head = ["Histogram", "Algorithm", "AUC"] + [f"FPR @ TPR {t:g}" for t in tprs]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for h, tag, auc, fars in _far_rows(summary, hists, tags, tprs):
-        cells = [h.replace("|", "\\|"), tag.replace("|", "\\|"), _pm(*auc)] + [_pm(f, e) for f, e in fars]
+        cells = [escape.markdown(h), escape.markdown(tag), _pm(*auc)] + [_pm(f, e) for f, e in fars]
         lines.append("| " + " | ".join(cells) + " |")
     return ("False-alarm rate (fraction of good test runs flagged) at the threshold keeping each fraction of bad "
             "test runs; ± = half the bootstrap 68 % interval\n\n" + "\n".join(lines) + "\n")
@@ -574,13 +546,13 @@ def false_alarm_markdown(summary: dict, hists: list[str], tags: list[str], tprs)
 
 def false_alarm_latex(summary: dict, hists: list[str], tags: list[str], tprs) -> str:
     head = ["Histogram", "Algorithm", "AUC"] + [f"FPR @ TPR {t:g}" for t in tprs]
-    body = [" & ".join([tex_escape(h), tex_escape(tag), _pm(*auc, tex=True)] + [_pm(f, e, tex=True) for f, e in fars])
+    body = [" & ".join([escape.tex(h), escape.tex(tag), _pm(*auc, tex=True)] + [_pm(f, e, tex=True) for f, e in fars])
             + r" \\" for h, tag, auc, fars in _far_rows(summary, hists, tags, tprs)]
     return "\n".join([
         "% False-alarm rates of codesign dqm assess; needs \\usepackage{booktabs}",
         r"\begin{tabular}{p{6cm} l " + "c" * (len(head) - 2) + "}",
         r"\toprule",
-        " & ".join(tex_escape(x) for x in head) + r" \\",
+        " & ".join(escape.tex(x) for x in head) + r" \\",
         r"\midrule",
         *body,
         r"\bottomrule",

@@ -19,23 +19,24 @@ import json
 import logging
 import math
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from codesign import metrics, provenance
+from codesign import escape, metrics, outdir, provenance
 from codesign.data import lumi_generator as lg
 from codesign.dqm import assess as assess_mod
 from codesign.dqm import lumisections as L
 from codesign.drawing import Drawing
 from codesign.errors import ConfigError, DataError
-from codesign.outdir import staged
 
 log = logging.getLogger("codesign")
 MARKER = "summary.json"
 KIND = "codesign dqm lumisections assess"
+COMMAND = "dqm lumisections assess"
 FORMATS = ("png", "pdf", "svg")
 GRID = np.linspace(0.0, 1.0, 101)
 COLORS = ("#5790fc", "#f89c20", "#e42536", "#964a8b", "#9c9ca1", "#7a21dd", "#2a9d3c", "#a96b59")
@@ -52,7 +53,7 @@ class AssessResult:
 
 
 def assess(scores_file, output_dir, series_file=None, tags=None, n_bootstrap: int = 100, seed: int = 0,
-           formats=("png",)) -> AssessResult:
+           formats=("png",), force: bool = False) -> AssessResult:
     start = time.perf_counter()
     scores_file, out = Path(scores_file), Path(output_dir)
     formats = tuple(dict.fromkeys(str(f).lower() for f in formats)) or ("png",)
@@ -63,7 +64,8 @@ def assess(scores_file, output_dir, series_file=None, tags=None, n_bootstrap: in
         formats = ("png", *formats)  # the page shows PNGs
     if n_bootstrap < 0:
         raise ConfigError(f"n_bootstrap {n_bootstrap}: expected a number >= 0")
-    assess_mod.check_out(out, scores_file, KIND)
+    where = {"force": force, "inputs": [scores_file, series_file], "flag": "--output_dir"}
+    outdir.check(out, COMMAND, **where)
     frame, meta = L.read_scores(scores_file)
     tags = _select_tags(frame, tags)
     series_path = Path(series_file) if series_file else Path((meta.get("series") or {}).get("file", ""))
@@ -100,7 +102,7 @@ def assess(scores_file, output_dir, series_file=None, tags=None, n_bootstrap: in
     for note in notes:
         log.warning(note)
 
-    with staged(out) as tmp:
+    with outdir.staged(out, COMMAND, **where) as tmp:
         img = tmp / "img"
         img.mkdir()
         n_fig = 1 + 3 * len(tags)
@@ -140,10 +142,6 @@ def assess(scores_file, output_dir, series_file=None, tags=None, n_bootstrap: in
 
 
 # ---------------------------------------------------------------- inputs
-
-
-def is_assess_output(out: Path) -> bool:
-    return assess_mod.is_assess_output(out, KIND)
 
 
 def _select_tags(frame, tags) -> list[str]:
@@ -378,11 +376,11 @@ def markdown(summary: dict) -> str:
     for tag, e in summary["per_tag"].items():
         bits = (e.get("settings") or {}).get("bits")
         thr = "–" if e["threshold"] is None else f"{e['threshold']:.4g} ({_rule(e)})"
-        cells = ([tag, str(e.get("model")), "float" if bits is None else str(bits), _pm(e["auc"], e["auc_error"])]
+        cells = ([escape.markdown(tag), escape.markdown(str(e.get("model"))), "float" if bits is None else str(bits), _pm(e["auc"], e["auc_error"])]
                  + [_pm(e["by_kind"].get(k, {}).get("auc"), e["by_kind"].get(k, {}).get("auc_error")) for k in kinds]
                  + [thr, str(e["n_flagged_test"]), str(e["n_flagged_anomalous"]), str(e["n_false_alarms"])]
                  + [str(e["by_kind"].get(k, {}).get("n_flagged", "–")) for k in kinds])
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append("| " + " | ".join(cells) + " |")
     c = summary["counts"]
     return (f"Test split: {c['test_good']} good and {c['test_anomalous']} anomalous LS of {c['ls']} "
             f"({c['train']} train, {c['val']} val, {c['test']} test, in LS order). AUC: Mann-Whitney, good vs "
@@ -402,7 +400,7 @@ def result_lines(summary: dict) -> list[str]:
 
 def _md_to_html(table: str) -> str:
     rows = [r for r in table.splitlines() if r.startswith("|") and not r.startswith("|---")]
-    cells = [[html.escape(c.strip().replace("\\|", "|")) for c in r.strip("|").split(" | ")] for r in rows]
+    cells = [[html.escape(re.sub(r"\\(.)", r"\1", c.strip())) for c in r.strip("|").split(" | ")] for r in rows]
     if not cells:
         return ""
     head = "".join(f"<th>{c}</th>" for c in cells[0])

@@ -147,7 +147,14 @@ def read(path, histogram: str | None = None) -> Monitored:
     except (TypeError, ValueError) as exc:
         raise DataError(f"{path}: run and lumisection must be integers ({exc})") from None
     n = len(frame)
-    labels = frame["label"].fillna(-1).to_numpy(dtype=np.int8) if "label" in frame else np.full(n, -1, np.int8)
+    labels = np.full(n, -1, np.int8)
+    if "label" in frame:
+        raw = frame["label"].fillna(-1).to_numpy()
+        bad = ~np.isin(raw, (-1, 0, 1)) if raw.dtype.kind in "biuf" else np.ones(n, bool)
+        if bad.any():
+            raise DataError(f"{path}: column 'label' holds {raw[np.flatnonzero(bad)[0]]!r} (row "
+                            f"{int(np.flatnonzero(bad)[0])}); expected 1 (anomalous), 0 (good) or -1/empty (unlabelled)")
+        labels = raw.astype(np.int8)
     kinds = frame["kind"].fillna("").astype(str).to_numpy() if "kind" in frame else np.full(n, "", dtype=object)
     lumi = frame["lumi"].to_numpy(dtype=np.float64) if "lumi" in frame else np.full(n, np.nan)
     order = np.lexsort((lumisection, run))
@@ -241,7 +248,7 @@ class Settings(Frozen):
     @classmethod
     def _safe_tag(cls, value: str) -> str:
         if not TAG.match(value):
-            raise ValueError(f"a tag names files and columns: letters, digits, '_' and '-' only (got {value!r})")
+            raise ValueError("a tag names files and columns: letters, digits, '_' and '-' only")
         return value
 
     @field_validator("split")
@@ -403,7 +410,7 @@ def train(settings: Settings, series: lg.Series, output_dir, segments=None, sour
     the score. An existing tag with the same settings is loaded instead of retrained; other settings under
     it are refused (trained models are never overwritten). `segments`: ids (e.g. runs) windows stay inside.
     """
-    from codesign.outdir import staged
+    from codesign.outdir import fresh
 
     directory = model_dir(output_dir, settings.tag)
     wanted = settings.model_dump(mode="json")
@@ -455,7 +462,7 @@ def train(settings: Settings, series: lg.Series, output_dir, segments=None, sour
             "provenance": provenance.record(seed=settings.seed)}
     from codesign.core import persistence
 
-    with staged(directory) as tmp:
+    with fresh(directory) as tmp:
         persistence.save_model(tmp / MODEL_FILE, fitted.model)
         (tmp / MINMAX_FILE).write_text(json.dumps(minmax.to_dict()) + "\n")
         (tmp / SETTINGS_FILE).write_text(json.dumps({"settings": wanted, **info}, indent=1, default=str) + "\n")
@@ -756,12 +763,30 @@ def run(settings: Settings, input_file, output_dir, percentile: float | None = N
     return Result(scores_path, flagged, trained, threshold, lines, time.perf_counter() - start)
 
 
+def _is_series(path: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    from codesign.dqm import table as tbl
+
+    if not path.is_file() or path.is_symlink():
+        return False
+    try:
+        meta = (pq.read_schema(path).metadata or {}).get(tbl.META_KEY)
+        return meta is not None and "series" in json.loads(meta)
+    except Exception:  # noqa: BLE001 - any unreadable file is simply not ours
+        return False
+
+
 def generate(out, n_ls: int = 6000, seed: int = 1, anomaly_fraction: float = 0.03, run: int = 1,
              force: bool = False) -> tuple[Path, lg.Series]:
     """A generated series (`lumi_generator.generate`) as a series file; an existing file needs `force`."""
     out = Path(out)
-    if out.exists() and not force:
-        raise ConfigError(f"{out}: already exists; choose another --out or pass --force")
+    if out.exists() or out.is_symlink():
+        if not force:
+            raise ConfigError(f"--out {out}: already exists; pass --force to replace it or choose another file")
+        if not _is_series(out):
+            raise ConfigError(f"--out {out}: exists and is not a series written by codesign; --force replaces only "
+                              "an earlier `codesign dqm lumisections generate` file")
     if not 0.0 <= anomaly_fraction < 1.0 or math.isnan(anomaly_fraction):
         raise ConfigError(f"--anomaly_fraction {anomaly_fraction}: expected a fraction in [0, 1)")
     series = lg.generate(n_ls=n_ls, seed=seed, anomaly_fraction=anomaly_fraction)

@@ -175,6 +175,13 @@ def read(path: str | Path) -> Table:
         if arrays[name].shape[1] == 0:
             arrays[name] = np.full((table.num_rows, info.n_bins), np.nan)
     frame = table.select(scalars).to_pandas()
+    if "label" in frame:
+        raw = frame["label"].to_numpy()
+        bad = ~np.isin(raw, (-1, 0, 1)) if raw.dtype.kind in "biuf" else np.ones(len(raw), bool)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{path}: column 'label' holds {raw[first]!r} (row {first}); expected 1 (bad run), "
+                            "0 (good) or -1 (unlabelled)")
     return Table(frame, arrays, infos, meta)
 
 

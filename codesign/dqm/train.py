@@ -58,7 +58,7 @@ class Settings(Frozen):
     def _safe_tag(cls, value: str) -> str:
         if not TAG.match(value):
             raise ValueError("a tag names files and columns: letters, digits, '_', '.', '-' only, not starting "
-                             f"with '.' (got {value!r})")
+                             "with '.'")
         return value
 
 
@@ -74,7 +74,7 @@ class Result:
 
 def read_settings(path: str | None, overrides: dict) -> Settings:
     """The config file (if any) with the non-None command-line values on top."""
-    from codesign.config import read_yaml
+    from codesign.config import read_mapping
 
     data: dict = {}
     if path:
@@ -89,7 +89,7 @@ def read_settings(path: str | None, overrides: dict) -> Settings:
                                   "expected an object like {\"name\": \"pca\", \"tag\": \"..\", \"config\": {..}}") \
                     from None
         else:
-            data = read_yaml(p) or {}
+            data = read_mapping(p)
         if not isinstance(data, dict):
             raise ConfigError(f"{p}: expected an object of settings at the top level, got {type(data).__name__}")
     options = dict(data.get("config") or {})
@@ -186,9 +186,9 @@ def run(settings: Settings) -> Result:
         if model_dir.exists():
             raise ConfigError(f"{model_dir}: exists but holds no {algos.STATE_FILE} (an interrupted training?); "
                               "delete it or choose a new --tag")
-        from codesign.outdir import staged
+        from codesign.outdir import fresh
 
-        with staged(model_dir) as tmp:
+        with fresh(model_dir) as tmp:
             tmp.rmdir()
             algo.save(tmp)
             (tmp / SPLIT_FILE).write_text(json.dumps({str(r): s for r, s in zip(runs.tolist(), split)}) + "\n")

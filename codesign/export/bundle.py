@@ -30,9 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign import provenance
+from codesign import escape, outdir, provenance
 from codesign.errors import CodesignError, ConfigError, ToolError
-from codesign.outdir import staged
 from codesign.search.results import StudyError, StudyView, load
 
 BUNCH_CROSSING_HZ = 40e6  # LHC bunch-crossing rate: a false-positive rate per event is a trigger rate
@@ -98,6 +97,9 @@ def select(view: StudyView, trial: int | None, best: str | None) -> dict:
 # ---------------------------------------------------------------- writing
 
 
+COMMAND = "export"
+
+
 def write(run_dir: str | Path, out: str | Path, trial: int | None = None, best: str | None = None,
           force: bool = False, tar: bool = False, synth: bool = False, n_background: int = N_BACKGROUND_VECTORS,
           n_signal: int = N_SIGNAL_VECTORS) -> Result:
@@ -105,17 +107,14 @@ def write(run_dir: str | Path, out: str | Path, trial: int | None = None, best: 
     run_dir, out = Path(run_dir), Path(out)
     view = load(run_dir)
     record = select(view, trial, best)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
-        raise CodesignError(f"--out {out}: already exists; pass --force to replace it (nothing was written)")
-    if tar and _tar_path(out).exists() and not force:
-        raise CodesignError(f"--tar: {_tar_path(out)} already exists; pass --force to replace it (nothing was written)")
-    if out.resolve() == run_dir.resolve() or run_dir.resolve() in out.resolve().parents:
-        raise CodesignError(f"--out {out}: inside the study's run directory; choose another directory")
+    outdir.check(out, COMMAND, force=force, inputs=[run_dir], not_inside=[run_dir])
+    if tar:
+        _check_tarball(_tar_path(out), force)
     fw_dir = run_dir / record["firmware"]
     if not (fw_dir / "firmware.json").is_file():
         raise StudyError(f"{fw_dir}: trial {record['number']}'s firmware is not in the run directory "
                          "(copied without firmware/?)")
-    with staged(out) as tmp:
+    with outdir.staged(out, COMMAND, force=force, inputs=[run_dir], not_inside=[run_dir]) as tmp:
         _write(view, record, fw_dir, tmp, n_background, n_signal)
         check = verify(tmp)
         if check["n_exact"] != check["n_vectors"]:
@@ -383,6 +382,7 @@ def _readme(out: Path, manifest: dict, view: StudyView) -> None:
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False,
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.filters["md"] = escape.markdown  # free text from the study (architecture, target names) in Markdown
     text = env.get_template("README.md").render(m=manifest, est=manifest["estimate"])
     (out / "README.md").write_text(text)
 
@@ -422,6 +422,23 @@ def _tar_path(out: Path) -> Path:
     return out.parent / f"{out.name}.tar.gz"
 
 
+def _check_tarball(path: Path, force: bool) -> None:
+    """An existing OUT.tar.gz is replaced only with --force, and only when it is an earlier bundle's archive."""
+    if not path.exists() and not path.is_symlink():
+        return
+    if not force:
+        raise outdir.OutputError(f"--tar: {path} already exists; pass --force to replace it (nothing was written)")
+    bundle = path.name[:-len(".tar.gz")]
+    try:
+        with tarfile.open(path, "r:gz") as tf:
+            ours = f"{bundle}/{outdir.MARKER}" in tf.getnames()
+    except (OSError, tarfile.TarError, EOFError):
+        ours = False
+    if not ours or path.is_symlink():
+        raise outdir.OutputError(f"--tar: {path} exists and is not an earlier `codesign export` archive; move it or "
+                                 "choose another --out (nothing was written)")
+
+
 def _tar(out: Path) -> Path:
     """OUT.tar.gz, byte-reproducible: sorted entries, zero times and owners."""
     import gzip
@@ -432,8 +449,13 @@ def _tar(out: Path) -> Path:
         info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
         return info
 
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz, \
-            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        for p in [out, *sorted(out.rglob("*"))]:
-            tf.add(p, arcname=str(Path(out.name) / p.relative_to(out)), recursive=False, filter=clean)
+    tmp = path.parent / f".{path.name}.partial"
+    try:
+        with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz, \
+                tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tf:
+            for p in [out, *sorted(out.rglob("*"))]:
+                tf.add(p, arcname=str(Path(out.name) / p.relative_to(out)), recursive=False, filter=clean)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path

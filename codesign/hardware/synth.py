@@ -3,14 +3,18 @@
 `run_synthesis` writes the hls4ml project and runs Vitis HLS (or Vivado HLS) C synthesis and
 Vivado logic synthesis through hls4ml's own build script, with its log kept in the project;
 `reports.find_reports` turns the result into numbers. Each real report seen — from a local
-run or a directory the user brings back from a build machine — is appended to a calibration
-file beside the target (`targets/<name>.calibration.jsonl`), and later estimates for that
-target are scaled by the median real/estimate ratio of those records.
+run or a directory the user brings back from a build machine — is appended to the user's
+calibration file for the target (`calibration_file`: under $CODESIGN_DATA, else the XDG data
+directory; never inside the installed package), and later estimates for that target are scaled
+by the median real/estimate ratio of those records. A report whose figures lie outside a factor
+`PLAUSIBLE` of the estimate is refused unless the user insists: one wrong or fabricated record
+would shift every later estimate.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -21,7 +25,6 @@ import numpy as np
 from codesign.errors import ToolError
 from codesign.hardware.analytic import RESOURCES
 from codesign.hardware.reports import HLSReport, SynthReport, find_reports
-from codesign.hardware.targets import TARGETS_DIR
 
 HLS_TOOLS = ("vitis_hls", "vivado_hls")
 
@@ -63,24 +66,69 @@ def run_project(project_dir: Path, tool: str, vsynth: bool = True) -> tuple[HLSR
 # ---------------------------------------------------------------- learning from real reports
 
 
+PLAUSIBLE = 10.0  # a real report more than this factor from the estimate (either way) is refused unless insisted on
+
+
+def data_dir() -> Path:
+    """codesign's user data directory: $CODESIGN_DATA, else $XDG_DATA_HOME/codesign (~/.local/share/codesign)."""
+    if os.environ.get("CODESIGN_DATA"):
+        return Path(os.environ["CODESIGN_DATA"])
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "codesign"
+
+
 def calibration_file(target_name_or_path: str) -> Path:
-    path = Path(target_name_or_path)
-    if not path.suffix:
-        path = TARGETS_DIR / f"{target_name_or_path}.yaml"
-    return path.with_suffix(".calibration.jsonl")
+    """The user's learned records for a target (a target file's stem names it)."""
+    name = Path(target_name_or_path).stem if Path(target_name_or_path).suffix else target_name_or_path
+    return data_dir() / "calibration" / f"{name}.jsonl"
+
+
+def implausible(estimate, hls: HLSReport | None, synth: SynthReport | None) -> list[str]:
+    """The figures of a real report that lie outside a factor PLAUSIBLE of the estimate (LUT, FF, DSP, latency)."""
+    out = []
+    pairs = [("HLS", res, getattr(hls, res), getattr(estimate.hls, res)) for res in ("lut", "ff", "dsp") if hls]
+    pairs += [("Vivado", res, getattr(synth, res), getattr(estimate.total, res)) for res in ("lut", "ff", "dsp")
+              if synth]
+    if hls is not None and hls.latency_min is not None:
+        pairs.append(("HLS", "latency", hls.latency_min, estimate.latency_cycles))
+    for level, what, real, est in pairs:
+        if max(real, est) < (1 if what == "latency" else 10) or (what == "dsp" and min(real, est) <= 0):
+            continue  # a few units either way, or DSPs one side maps to LUTs, say nothing about the report
+        if real <= 0 or est <= 0 or not est / PLAUSIBLE <= real <= est * PLAUSIBLE:
+            out.append(f"{level} {what.upper()} {real:,.0f} vs {est:,.0f} estimated")
+    return out
 
 
 def record(path: Path, estimate, hls: HLSReport | None, synth: SynthReport | None, source: str) -> dict:
-    """Append one (estimate, real report) pair to the target's calibration file."""
+    """Append one (estimate, real report) pair to the target's calibration file (created with its directory)."""
+    from codesign.locks import exclusive
+
     if hls is None and synth is None:
         raise ToolError(f"{source}: no HLS or Vivado synthesis report found")
     entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "source": source, "method": estimate.method,
              "estimate_hls": estimate.hls.model_dump(), "estimate_synth": estimate.total.model_dump(),
              "latency_cycles": estimate.latency_cycles,
              "hls": hls.model_dump() if hls else None, "synth": synth.model_dump() if synth else None}
-    with open(path, "a") as f:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive(path.with_name(f".{path.name}.lock")), open(path, "a") as f:
         f.write(json.dumps(entry) + "\n")
     return entry
+
+
+def remove_records(path: Path, numbers: list[int]) -> list[dict]:
+    """Remove records by their 1-based number (as `codesign calibration list` shows them); returns them."""
+    from codesign.errors import ConfigError
+    from codesign.locks import exclusive
+
+    with exclusive(path.with_name(f".{path.name}.lock")):
+        records = read_records(path)
+        bad = [n for n in numbers if not 1 <= n <= len(records)]
+        if bad:
+            raise ConfigError(f"{path}: no record {bad[0]} (it holds {len(records)}; see `codesign calibration list`)")
+        keep = [r for i, r in enumerate(records, 1) if i not in set(numbers)]
+        tmp = path.with_name(f".{path.name}.partial")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in keep))
+        tmp.replace(path)
+    return [records[n - 1] for n in sorted(set(numbers))]
 
 
 def read_records(path: Path) -> list[dict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -35,11 +36,11 @@ class Resources(Frozen):
 class Budget(Frozen):
     """Limits a candidate must respect; unset limits are free. Latency in ns at the target clock."""
 
-    lut: float | None = Field(None, ge=0)
-    ff: float | None = Field(None, ge=0)
-    dsp: float | None = Field(None, ge=0)
+    lut: float | None = Field(None, gt=0)
+    ff: float | None = Field(None, gt=0)
+    dsp: float | None = Field(None, ge=0)  # 0 DSPs is a real design choice (distributed arithmetic)
     bram18: float | None = Field(None, ge=0)
-    latency_ns: float | None = Field(None, ge=0)
+    latency_ns: float | None = Field(None, gt=0)
     ii: float | None = Field(None, ge=1)
 
     ALIASES: ClassVar[dict[str, str]] = {"luts": "lut", "ffs": "ff", "dsps": "dsp", "bram": "bram18",
@@ -55,6 +56,8 @@ class Budget(Frozen):
             if not sep or key not in cls.model_fields:
                 raise ConfigError(f"{where}: cannot read {item!r}; expected NAME=VALUE with NAME one of "
                                   f"{', '.join(cls.model_fields)} (e.g. lut=50000,dsp=500)")
+            if key in values:
+                raise ConfigError(f"{where}: {key} is given twice; give each limit once")
             try:
                 values[key] = float(value)
             except ValueError:
@@ -63,6 +66,14 @@ class Budget(Frozen):
 
     def limits(self) -> dict[str, float]:
         return {k: v for k, v in self.model_dump().items() if v is not None}
+
+    def check_part(self, target: Target, where: str = "--budget") -> None:
+        """Refuse a resource limit larger than the part holds (a budget no candidate can be held to)."""
+        have = target.resources_dict
+        for name, value in self.limits().items():
+            if have.get(name) and value > have[name]:
+                raise ConfigError(f"{where}: {name}={value:,.0f} is more than {target.part} has ({have[name]:,} "
+                                  f"{name.upper()}); give at most the part's resources or a percentage up to 100%")
 
 
 class Target(Frozen):
@@ -76,6 +87,7 @@ class Target(Frozen):
 
     @model_validator(mode="after")
     def _family_matches_part(self):
+        checked_part(self.part, "part")
         if family_of(self.part) != self.family:
             raise ValueError(f"family {self.family!r} does not match part {self.part!r} "
                              f"(a {family_of(self.part)} part)")
@@ -98,6 +110,21 @@ def available(directory: Path = TARGETS_DIR) -> list[str]:
 def load(name_or_path: str, directory: Path = TARGETS_DIR) -> Target:
     """A target by name (targets/<name>.yaml) or by path to a YAML file."""
     return cfg.load_named(Target, name_or_path, directory, "unknown target {name}; known targets: {known}")
+
+
+# A Xilinx/AMD part as the tools spell it: device, then package, speed and temperature grades (7-series packages
+# may follow the device without a hyphen, and Vivado may drop the leading 'xc').
+PART = re.compile(r"^(?:xc)?(?P<device>vu\d+p?|ku\d+p?|zu\d+(?:eg|ev|cg|dr)|u\d+|7[zakv]\d+[ts]?)"
+                  r"(?:-?[a-z]{2,5}\d{3,4}(?:-(?:\d[a-z]*|[a-z]\d))?(?:-[a-z])?)?$", re.IGNORECASE)
+
+
+def checked_part(part: str, where: str = "--part") -> str:
+    """`part` if it is spelled as a real part of a known family; else a one-line error (no prefix guessing)."""
+    if not PART.fullmatch(part.strip()):
+        raise ConfigError(f"{where} {part!r}: not a Xilinx/AMD part string of a known family; expected e.g. "
+                          "xcvu9p-flga2104-2L-e, xcku115-flvb2104-2-e, xczu7ev-ffvc1156-2-e or xc7z020clg400-1")
+    family_of(part)
+    return part.strip()
 
 
 def family_of(part: str) -> Family:

@@ -2,7 +2,7 @@
 
 The report is written to a sibling temporary directory and moved into place only when
 complete, so an interrupted or failed run never leaves a half-written report that looks
-finished; an existing report is replaced, any other existing directory is refused.
+finished; an earlier report is replaced with --force, any other directory is refused (codesign.outdir).
 """
 
 from __future__ import annotations
@@ -17,15 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign import provenance
+from codesign import outdir, provenance
 from codesign.drawing import Drawing
 from codesign.errors import CodesignError, ConfigError
 from codesign.merit import Merit
-from codesign.outdir import staged
 from codesign.report import figures, tables
 from codesign.search.results import (
     Reference,
-    StudyError,
     StudyView,
     fpr_text,
     load,
@@ -57,7 +55,7 @@ def parse_formats(text: str) -> tuple[str, ...]:
 
 
 def write(run_dir: str | Path, out: str | Path, formats=("html", "png", "pdf"),
-          references: list[Reference] | tuple = ()) -> Result:
+          references: list[Reference] | tuple = (), force: bool = False) -> Result:
     start = time.perf_counter()
     view = load(run_dir)
     for ref in references:  # fail before drawing anything
@@ -66,9 +64,10 @@ def write(run_dir: str | Path, out: str | Path, formats=("html", "png", "pdf"),
         elif ref.merit_key != view.merit.key:
             raise ConfigError(f"--reference {ref.label!r}: gives {ref.merit_key}=, but this {view.settings.task} "
                               f"study's figure of merit is the {view.merit.name} ({view.merit.key}=X)")
-    out = Path(out)
-    _check_out(out, Path(run_dir))
-    with staged(out) as tmp:
+    out, run = Path(out), Path(run_dir)
+    where = {"inputs": [run], "not_inside": [run / d for d in ("trials", "data", "firmware")]}
+    outdir.check(out, "report", force=force, **where)  # before any drawing
+    with outdir.staged(out, "report", force=force, **where) as tmp:
         (tmp / "img").mkdir()
         (tmp / "tables").mkdir()
         result = _write(view, tmp, formats, list(references))
@@ -79,17 +78,6 @@ def write(run_dir: str | Path, out: str | Path, formats=("html", "png", "pdf"),
     index = out / "index.html" if "html" in formats else None
     return Result(out, index, result["n_figures"], len(result["candidates"]), time.perf_counter() - start,
                   view.skipped)
-
-
-def _check_out(out: Path, run_dir: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise StudyError(f"--out {out}: exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
-        raise StudyError(f"--out {out}: exists and is not a codesign report (no {MANIFEST}); "
-                          "choose another --out, nothing was written")
-    run, where = run_dir.resolve(), out.resolve()
-    if where == run or any(where == run / d or run / d in where.parents for d in ("trials", "data", "firmware")):
-        raise StudyError(f"--out {out}: inside the study's own files; choose another directory")
 
 
 # ---------------------------------------------------------------- content

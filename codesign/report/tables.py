@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from codesign import escape
 from codesign.search.results import StudyView, fpr_text, objective_label, signal_label
 
 RESOURCE_COLUMNS = ("lut", "ff", "dsp", "bram18", "latency_cycles", "latency_ns", "ii")
@@ -66,15 +67,16 @@ def _has_auc(view: StudyView) -> bool:
 
 
 def _cells(view: StudyView, row: dict, tex: bool) -> list[str]:
-    esc = _tex_escape if tex else (lambda s: s.replace("|", "\\|"))
+    esc = escape.tex if tex else escape.markdown
     k = view.merit.key
     within = f" (≈{row['within_errors_of']})" if row.get("within_errors_of") is not None else ""
-    return ([esc(str(row["trial"])) + (within.replace("≈", r"$\approx$") if tex else within), esc(row["architecture"]), sci(row[k], row[f"{k}_error"], tex)]
+    return ([esc(str(row["trial"])) + (within.replace("≈", r"$\approx$") if tex else within),
+             esc(row["architecture"]), sci(row[k], row[f"{k}_error"], tex)]
             + [sci(row[f"{k}_{s}"], tex=tex) for s in view.signals]
             + ([f"{row['auc']:.3f}", _share(row["tail_shared_with_inputs"], tex)] if _has_auc(view) else [])
             + ([f"{row['lut']:,}".replace(",", "{,}" if tex else ","), f"{row['dsp']}",
                 f"{row['latency_ns']:g} ({row['latency_cycles']})"] if row["lut"] is not None else ["–"] * 3)
-            + [row["method"]])
+            + [esc(row["method"])])
 
 
 def _header(view: StudyView, tex: bool) -> list[str]:
@@ -117,11 +119,3 @@ def latex(view: StudyView, rows: list[dict]) -> str:
         r"\bottomrule",
         r"\end{tabular}",
         ""])
-
-
-def _tex_escape(text: str) -> str:
-    out = text
-    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
-                 ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\^{}")):
-        out = out.replace(a, b)
-    return out

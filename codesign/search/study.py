@@ -261,6 +261,9 @@ def budget_fraction(text: str, resources: dict[str, int]) -> str:
             except ValueError:
                 raise ConfigError(f"--budget: {key.strip()} must be a number or a percentage, got "
                                   f"{value.strip()!r}") from None
+            if not 0.0 < frac <= 1.0:
+                raise ConfigError(f"--budget: {key.strip()}={value.strip()}: a percentage of the part must be "
+                                  "above 0% and at most 100%")
             value = str(math.floor(frac * resources[name]))
         items.append(f"{key.strip()}={value.strip()}")
     return ",".join(items)

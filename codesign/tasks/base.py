@@ -16,7 +16,6 @@ from codesign.core import persistence
 from codesign.core.preprocessing import Kind, Preprocessor
 from codesign.core.spec import DenseAE, ModelSpec
 from codesign.core.trainer import Training
-from codesign.errors import CodesignError
 
 
 class Metrics(Frozen):
@@ -111,14 +110,6 @@ def train_and_score(config: TaskConfig, data: Dataset, verbose: int = 0, tensorb
         "scores": {k: v.to_dict() for k, v in scores.items()},
     }
     return Result(scores, background, signal_scores, fitted.model, pre, metadata)
-
-
-def prepare_run_dir(out: Path, force: bool = False) -> Path:
-    """Create `out`, refusing to overwrite a trained model there unless forced."""
-    if (out / "model" / persistence.METADATA_FILE).exists() and not force:
-        raise CodesignError(f"{out}: already holds a trained model; choose another --out or pass --force")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
 
 
 def save_run(out: Path, config: TaskConfig, result: Result) -> None:

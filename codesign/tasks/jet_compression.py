@@ -344,7 +344,8 @@ def emulate(model, config: Config, pre: Preprocessor, data: Dataset, options, ta
                             target.part, target.clock_period_ns, cache_dir=cache_dir,
                             input_groups=input_groups(data.input_names))
         checks[name] = {**evaluation.check_bit_exact(fw, x_test, csim_check, config.seed).to_dict(),
-                        "firmware": str(fw.directory), "output": str(fw.output_types[0])}
+                        "firmware": str(fw.directory.relative_to(out)) if out in fw.directory.parents else
+                        str(fw.directory), "output": str(fw.output_types[0])}
         if name == "encoder":
             reco = decode(decoder(model, config.model), pre, firmware_codes(fw, x_test), rep)
             label = "encoder fw + float decoder"
@@ -362,5 +363,4 @@ def emulate(model, config: Config, pre: Preprocessor, data: Dataset, options, ta
     for name, c in checks.items():
         print(f"{name}: {c['n_exact']}/{c['n_events']} jets bit-exact C-sim vs emulator ({c['n_edge']} edge cases); "
               f"output {c['output']}; firmware in {c['firmware']}")
-    print(f"results in {out}")
     return 0 if exact else 1

@@ -112,11 +112,17 @@ def test_refuses_a_non_empty_directory_unless_forced(tmp_path):
     with pytest.raises(CodesignError) as err:
         gen.generate(out, n_runs=3)
     assert str(out) in str(err.value) and "\n" not in str(err.value) and not list(out.glob("Run*"))
-    first = gen.generate(out, n_runs=4, seed=1, force=True)
+    with pytest.raises(CodesignError, match="holds files codesign did not write"):
+        gen.generate(out, n_runs=3, force=True)  # --force replaces only an earlier generation
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    out = tmp_path / "generated"
+    first = gen.generate(out, n_runs=4, seed=1)
+    with pytest.raises(CodesignError, match="pass --force"):
+        gen.generate(out, n_runs=3, seed=2)
     second = gen.generate(out, n_runs=3, seed=2, force=True)
     on_disk = sorted(out.rglob("*.root"))
     assert on_disk == sorted(second.files) and not set(first.files) & set(on_disk)  # nothing stale lingers
-    assert (out / "notes.txt").read_text() == "mine"
+    assert all(f.is_file() for f in (second.contents, second.datasets, second.truth))
 
 
 @pytest.mark.parametrize("kwargs, match", [({"primary_dataset": "../up"}, "primary dataset"),

@@ -283,7 +283,6 @@ def test_false_alarm_table_values_and_latex_escaping(tmp_path):
     assert r"\toprule" in tex and r"\bottomrule" in tex and "FPR @ TPR 0.75" in tex
     body = tex.split(r"\midrule")[1]
     assert not re.search(r"(?<!\\)[_%]", body.replace(r"\_", "").replace(r"\%", ""))
-    assert assess_mod.tex_escape(r"a\b{c}~^#$") == r"a\textbackslash{}b\{c\}\textasciitilde{}\^{}\#\$"
     assert not list((r.out / "img").iterdir()) and r.n_figures == 0
     # run level with one histogram: N >= 1 only; thresholds on good test runs 0..9
     rl = r.summary["run_level"]["my_ks"]
@@ -325,21 +324,24 @@ def test_output_directory_rules(built, tmp_path):
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("keep me")
-    with pytest.raises(CodesignError, match="not an earlier 'codesign dqm assess' output"):
-        assess(path, foreign, formats=())
+    for force in (False, True):
+        with pytest.raises(CodesignError, match="holds files codesign did not write"):
+            assess(path, foreign, formats=(), force=force)
     assert (foreign / "thesis.tex").read_text() == "keep me" and len(list(foreign.iterdir())) == 1
     inside = tmp_path / "holds_table"
     inside.mkdir()
     shutil.copy(path, inside / "t.parquet")
-    (inside / "summary.json").write_text(json.dumps({"kind": assess_mod.KIND}))
-    with pytest.raises(ConfigError, match="holds the input"):
-        assess(inside / "t.parquet", inside, formats=())
-    # an earlier assess output is replaced as a whole: its figures go, the new summary comes
+    with pytest.raises(CodesignError, match="an input of this command"):
+        assess(inside / "t.parquet", inside, formats=(), force=True)
+    # an earlier assess output is replaced as a whole (with force): its figures go, the new summary comes
     out = tmp_path / "out"
     first = assess(path, out, histograms=[OCC], tags=["ks"], n_runs=1, n_bootstrap=5, flag_counts=(1,))
     # two score-distribution figures, ROC, one run, run level
     assert first.n_figures == 5 and len(list((out / "img").glob("*.png"))) == 5
-    second = assess(path, out, histograms=PHI, tags="pca", formats=(), n_bootstrap=5, runs=FIRST_RUN + 3)
+    with pytest.raises(CodesignError, match="pass --force"):
+        assess(path, out, histograms=PHI, tags="pca", formats=(), n_bootstrap=5)
+    second = assess(path, out, histograms=PHI, tags="pca", formats=(), n_bootstrap=5, runs=FIRST_RUN + 3,
+                    force=True)
     assert not list((out / "img").iterdir()) and second.summary["histograms"] == [PHI]
     assert json.loads((out / "summary.json").read_text())["runs_plotted"] == [FIRST_RUN + 3]
     assert not list(tmp_path.glob(".out.*"))  # no staging leftovers
@@ -359,7 +361,7 @@ def test_without_labels_it_warns_and_skips_the_roc(tmp_path, caplog):
     # truth alone still gives ROCs: clean runs vs the runs whose histogram changed
     truth_path = tmp_path / "good_truth.json"
     truth_path.write_text(json.dumps(truth))
-    r = assess(path, tmp_path / "out", formats=(), n_bootstrap=5, truth=truth_path, tags=["pca"])
+    r = assess(path, tmp_path / "out", formats=(), n_bootstrap=5, truth=truth_path, tags=["pca"], force=True)
     assert r.summary["truth"]["by_histogram"][PHI]["pca"]["auc"] > 0.8
 
 

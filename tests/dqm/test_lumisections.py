@@ -128,7 +128,7 @@ def _bad_files(tmp_path):
     ("short", ["--model", "undercomplete_lstm", "--units", "8"], ["takes 2 width(s) in units"]),
     ("short", ["--split", "0.5,0.5,0.5"], ["split", "summing to 1"]),
     ("short", ["--tag", "../x"], ["tag", "letters, digits"]),
-    ("short", ["--window", 5, "--percentile", 100], ["--percentile 100.0", "(0, 100)"]),
+    ("short", ["--window", 5, "--percentile", 100], ["argument --percentile", "strictly between 0 and 100"]),
 ])
 def test_bad_inputs_are_one_line_and_exit_2(tmp_path, capsys, problem, extra, fragments):
     files = _bad_files(tmp_path)

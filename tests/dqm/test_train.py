@@ -99,23 +99,27 @@ def test_unsafe_tags_are_refused(table_file, tmp_path, capsys, tag):
 
 
 def test_bad_input_is_one_line(table_file, tmp_path, capsys):
+    out = tmp_path / "out"
     bad = tmp_path / "bad.json"
     bad.write_text('{"name": "pca", "tag": }')
     cases = [
         (["--config", bad], "invalid JSON at line 1"),
-        (["--input_file", table_file, "--output_dir", tmp_path, "--algorithm", "svm", "--tag", "x"],
+        (["--input_file", table_file, "--output_dir", out, "--algorithm", "svm", "--tag", "x"],
          "unknown algorithm 'svm'"),
-        (["--input_file", table_file, "--output_dir", tmp_path, "--algorithm", "pca", "--tag", "x",
+        (["--input_file", table_file, "--output_dir", out, "--algorithm", "pca", "--tag", "x",
           "--histograms", "CSC//nope"], "no histogram 'CSC//nope'"),
-        (["--input_file", tmp_path / "none.parquet", "--output_dir", tmp_path, "--algorithm", "pca", "--tag", "x"],
+        (["--input_file", tmp_path / "none.parquet", "--output_dir", out, "--algorithm", "pca", "--tag", "x"],
          "no such file"),
-        (["--input_file", bad, "--output_dir", tmp_path, "--algorithm", "pca", "--tag", "x"], "not a readable parquet"),
-        (["--output_dir", tmp_path, "--algorithm", "pca", "--tag", "x"], "input_file"),
+        (["--input_file", bad, "--output_dir", out, "--algorithm", "pca", "--tag", "x"], "not a readable parquet"),
+        (["--output_dir", out, "--algorithm", "pca", "--tag", "x"], "input_file"),
+        (["--input_file", table_file, "--output_dir", tmp_path, "--algorithm", "pca", "--tag", "x"],
+         "holds files codesign did not write"),
     ]
     for args, fragment in cases:
         assert train(*args) == 2, args
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and fragment in err, (args, err)
+        assert not out.exists()  # a refused command leaves no output directory behind
 
 
 def test_pca_and_statistical_tests_never_import_tensorflow(table_file, tmp_path):

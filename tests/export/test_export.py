@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -102,7 +103,7 @@ def test_bad_input_writes_nothing(search_run, bundle, tmp_path, capsys):
         assert not out.exists()
     before = files(bundle)
     assert cli.main(["export", str(search_run), "--trial", "0", "--out", str(bundle)]) == 2
-    assert "already exists; pass --force" in capsys.readouterr().err
+    assert "already holds a `codesign export` output; pass --force" in capsys.readouterr().err
     assert files(bundle) == before
     tarball = bundle.parent / "bundle.tar.gz"
     archived = tarball.read_bytes()
@@ -113,16 +114,32 @@ def test_bad_input_writes_nothing(search_run, bundle, tmp_path, capsys):
     assert (tmp_path / "z.tar.gz").read_bytes() == b"mine" and not (tmp_path / "z").exists()
     assert tarball.read_bytes() == archived
     assert cli.main(["export", str(search_run), "--trial", "0", "--out", str(search_run / "bundle")]) == 2
-    assert "inside the study's run directory" in capsys.readouterr().err
+    assert "lies inside" in capsys.readouterr().err
     assert not list(tmp_path.glob(".*partial"))
 
 
-def test_force_replaces(search_run, tmp_path):
-    out = tmp_path / "b"
-    out.mkdir()
-    (out / "old.txt").write_text("old")
+def test_force_replaces_only_an_earlier_bundle(search_run, bundle, tmp_path, capsys):
+    """--force never replaces a directory holding the study, a user's files, or another command's output."""
+    mine = tmp_path / "b"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("mine")
+    holder = tmp_path / "holder"
+    shutil.copytree(search_run, holder / "run", ignore=shutil.ignore_patterns("data"))
+    (holder / "notes.txt").write_text("mine")
+    before = files(holder)
+    for out, run, message in [(mine, search_run, "holds files codesign did not write"),
+                              (holder, holder / "run", "an input of this command"),
+                              (holder / "run", holder / "run", "an input of this command"),
+                              (search_run.parent, search_run, "an input of this command")]:
+        assert cli.main(["export", str(run), "--trial", "0", "--out", str(out), "--force"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and "\n" not in err, err
+    assert files(holder) == before and (mine / "thesis.tex").read_text() == "mine"
+    out = tmp_path / "again"
+    shutil.copytree(bundle, out)
+    (out / "manifest.json").write_text("{}")  # an earlier bundle (its marker says so), edited: replaced whole
     assert cli.main(["export", str(search_run), "--trial", "0", "--out", str(out), "--force"]) == 0
-    assert not (out / "old.txt").exists() and json.loads((out / "manifest.json").read_text())["trial"] == 0
+    assert json.loads((out / "manifest.json").read_text())["trial"] == 0
 
 
 def test_synth_records_the_real_report(search_run, tmp_path, monkeypatch, capsys):

@@ -104,7 +104,7 @@ def test_qonnx_model(capsys, tmp_path):
 
 
 def test_budget_check_sets_the_exit_code(capsys, jet_h5):
-    assert cli.main(["estimate", str(jet_h5), "--budget", "lut=1e9,dsp=1e9"]) == 0
+    assert cli.main(["estimate", str(jet_h5), "--budget", "lut=1e6,dsp=1e4"]) == 0
     assert "budget: fits" in capsys.readouterr().out
     assert cli.main(["estimate", str(jet_h5), "--budget", "luts=1000,latency_ns=1"]) == 1
     out = capsys.readouterr().out
@@ -113,7 +113,8 @@ def test_budget_check_sets_the_exit_code(capsys, jet_h5):
 
 @pytest.mark.parametrize("argv, message", [
     (["--precision", "ap_fixd<16,6>"], "--precision: cannot parse precision 'ap_fixd<16,6>'"),
-    (["--part", "xcfoo123"], "unknown part 'xcfoo123'"),
+    (["--part", "xcfoo123"], "--part 'xcfoo123': not a Xilinx/AMD part string"),
+    (["--budget", "lut=1e9"], "is more than xcvu13p"),
     (["--target", "xcvu99p"], "unknown target 'xcvu99p'"),
     (["--strategy", "da", "--reuse-factor", "4"], "--strategy da .* needs --reuse-factor 1"),
     (["--budget", "lutz=4"], "--budget: cannot read 'lutz=4'"),
@@ -140,26 +141,63 @@ def test_bad_config_and_unsupported_layers(capsys, tmp_path):
     assert "no resource model for layer(s): conv (Conv1D" in err and "\n" not in err.strip()
 
 
-def test_real_reports_are_learned_beside_the_target(capsys, jet_h5, tmp_path):
+def test_real_reports_are_learned_in_the_users_data_directory(capsys, jet_h5, tmp_path, monkeypatch):
+    """Learned records live under $CODESIGN_DATA (never beside the package's targets), can be listed and
+    removed, and a report implausible for the model is refused unless the user insists."""
+    monkeypatch.setenv("CODESIGN_DATA", str(tmp_path / "data"))
     target = tmp_path / "my_zynq.yaml"
     shutil.copy(targets.TARGETS_DIR / "xc7z020.yaml", target)
-    project = tmp_path / "prj"
-    report_dir = project / "myproject_prj" / "solution1" / "syn" / "report"
-    report_dir.mkdir(parents=True)
-    shutil.copy(REPORTS / "dense16x5_stream_csynth.rpt", report_dir / "myproject_csynth.rpt")
-    shutil.copy(REPORTS / "dense16x5_stream_vivado_synth.rpt", project / "vivado_synth.rpt")
-    before = run_json(capsys, jet_h5, "--target", target, "--report", project)
+    shipped = sorted(targets.TARGETS_DIR.iterdir())
+
+    def project(name, lut):
+        root = tmp_path / name
+        report_dir = root / "myproject_prj" / "solution1" / "syn" / "report"
+        report_dir.mkdir(parents=True)
+        shutil.copy(REPORTS / "dense16x5_stream_csynth.rpt", report_dir / "myproject_csynth.rpt")
+        text = (REPORTS / "dense16x5_stream_vivado_synth.rpt").read_text()
+        (root / "vivado_synth.rpt").write_text(text.replace("| Slice LUTs*                | 1526 |",
+                                                            f"| Slice LUTs*                | {lut:4d} |"))
+        return root
+
+    # the reports are of a smaller network than this model: implausible, refused unless the user insists
+    real = project("prj", 1526)
+    assert cli.main(["estimate", str(jet_h5), "--target", str(target), "--report", str(real)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "Vivado LUT 1,526 vs 111,154 estimated" in err and "not recorded" in err and "\n" not in err, err
+    learned = tmp_path / "data" / "calibration" / "my_zynq.jsonl"
+    assert not learned.exists()
+    before = run_json(capsys, jet_h5, "--target", target, "--report", real, "--trust-report")
     assert before["real"]["synth"]["lut"] == 1526 and before["real"]["hls"]["dsp"] == 73
-    learned = tmp_path / "my_zynq.calibration.jsonl"
     (record,) = [json.loads(line) for line in learned.read_text().splitlines()]
     assert record["synth"]["lut"] == 1526 and round(record["estimate_synth"]["lut"]) == before["lut"]
+    assert sorted(targets.TARGETS_DIR.iterdir()) == shipped and sorted(tmp_path.glob("*.jsonl")) == []
     after = run_json(capsys, jet_h5, "--target", target)
     assert after["lut"] == 1526 and after["dsp"] == 66  # scaled by real/estimate: the same model reproduces it
     assert cli.main(["estimate", str(jet_h5), "--target", str(target)]) == 0
     assert "scaled by the median real/estimate ratio of 1 real report" in capsys.readouterr().out
+
+    # a fabricated report (1 LUT for this model) is refused, one line, and nothing is recorded
+    fake = project("fake", 1)
+    assert cli.main(["estimate", str(jet_h5), "--target", str(target), "--report", str(fake)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "Vivado LUT 1 vs 1,526 estimated" in err and "--trust-report" in err and "\n" not in err, err
+    assert len(learned.read_text().splitlines()) == 1
+    other = tmp_path / "other.jsonl"
+    assert cli.main(["estimate", str(jet_h5), "--target", str(target), "--report", str(fake), "--trust-report",
+                     "--calibration", str(other)]) == 0
+    assert len(other.read_text().splitlines()) == 1 and len(learned.read_text().splitlines()) == 1
+
+    assert cli.main(["calibration", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert f"{learned}: 1 record(s)" in listed and "LUT 1,526 real" in listed
+    assert cli.main(["calibration", "remove", "2", "--target", str(target)]) == 2
+    assert "no record 2 (it holds 1" in capsys.readouterr().err
+    assert cli.main(["calibration", "remove", "1", "--target", str(target)]) == 0
+    assert capsys.readouterr().out.startswith("removed: ") and learned.read_text() == ""
+    assert run_json(capsys, jet_h5, "--target", target)["lut"] == before["lut"]  # unscaled again
     learned.write_text("not json\n")
     assert cli.main(["estimate", str(jet_h5), "--target", str(target)]) == 2
-    assert "my_zynq.calibration.jsonl:1: not a JSON record" in capsys.readouterr().err
+    assert "my_zynq.jsonl:1: not a JSON record" in capsys.readouterr().err
 
 
 def test_synth_needs_vendor_tools(capsys, jet_h5, monkeypatch, tmp_path):

@@ -161,7 +161,9 @@ def test_bad_arguments(run_dir, tmp_path, capsys):
         assert message in err and "\n" not in err, err
     assert not (tmp_path / "r").exists()
     assert cli.main(["report", str(run_dir), "--out", str(run_dir / "trials" / "report")]) == 2
-    assert "inside the study's own files" in capsys.readouterr().err
+    assert "lies inside" in capsys.readouterr().err
+    assert cli.main(["report", str(run_dir), "--out", str(run_dir.parent), "--force"]) == 2
+    assert "an input of this command" in capsys.readouterr().err
     assert not (run_dir / "trials" / "report").exists()
 
 
@@ -170,7 +172,7 @@ def test_never_overwrites_other_files_nor_leaves_a_partial_report(run_dir, tmp_p
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
     assert cli.main(["report", str(run_dir), "--out", str(other), "--format", "png"]) == 2
-    assert "is not a codesign report" in capsys.readouterr().err
+    assert "holds files codesign did not write" in capsys.readouterr().err
     assert [p.name for p in other.iterdir()] == ["notes.txt"]
 
     out = tmp_path / "r"
@@ -182,7 +184,7 @@ def test_never_overwrites_other_files_nor_leaves_a_partial_report(run_dir, tmp_p
 
     monkeypatch.setattr(build.tables, "latex", broken)  # after every figure is drawn
     with pytest.raises(RuntimeError, match="disk full"):
-        build.write(run_dir, out, ("html",))
+        build.write(run_dir, out, ("html",), force=True)
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before  # the earlier report is untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "r"]  # no temporary directory left

@@ -62,18 +62,31 @@ def test_study_runs_resumes_and_reuses(space_file, tmp_path, capsys):
     assert "holds a study with different settings (budget)" in capsys.readouterr().err
 
 
-def test_sigkill_mid_candidate_then_resume(space_file, tmp_path):
+@pytest.mark.parametrize("sig", [pytest.param(signal.SIGINT, id="ctrl-c"),
+                                 pytest.param(signal.SIGKILL, id="sigkill", marks=pytest.mark.slow)])
+def test_stopped_mid_candidate_then_resume(space_file, tmp_path, sig):
+    """Ctrl-C (SIGINT to the process group) ends the search within seconds, exit 130, no process left behind
+    (Dask workers, g++); a SIGKILL (power cut) loses no finished trial either; both resume to the same study."""
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "codesign.cli", "search", "--space", str(space_file), "--out", str(out), "--quiet",
-           "--trials", "3", "--target", "xcvu9p", "--fidelity", "0"]
-    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+           "--trials", "3", "--target", "xcvu9p", "--fidelity", "0", "-j", "2"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
     deadline = time.time() + 300
     while not (out / "trials" / "00000.json").is_file() and time.time() < deadline:
         time.sleep(0.5)
     assert (out / "trials" / "00000.json").is_file(), "the first candidate never finished"
-    time.sleep(4)  # the second candidate is being trained
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    time.sleep(4)  # the next candidates are being trained
+    os.killpg(proc.pid, sig)
+    stopped = time.time()
+    _, err = proc.communicate(timeout=120)
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130 and err.strip().splitlines()[-1] == "codesign: interrupted", err[-2000:]
+        print(f"ended {time.time() - stopped:.1f} s after Ctrl-C")
+    deadline = time.time() + 30
+    while _group_alive(proc.pid) and time.time() < deadline:
+        time.sleep(0.5)
+    assert not _group_alive(proc.pid), "processes of the interrupted search are still running"
     before = records(out)
     assert 1 <= len(before) < 3
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -81,6 +94,14 @@ def test_sigkill_mid_candidate_then_resume(space_file, tmp_path):
     after = records(out)
     assert sum(r["status"] == "complete" for r in after.values()) == 3
     assert all(after[n] == before[n] for n in before)  # nothing finished was lost or redone
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _serial_and_parallel(space_file, tmp_path, scheduler: bool):
@@ -129,13 +150,14 @@ def test_a_budget_nothing_meets(space_file, tmp_path, capsys):
 
 @pytest.mark.parametrize("extra, message", [
     (["--budget", "lutz=5"], "--budget: cannot read 'lutz=5'"),
-    (["--budget", "luts=-5"], "--budget: lut: Input should be greater than or equal to 0"),
+    (["--budget", "luts=-5"], "--budget: lut: Input should be greater than 0"),
     (["--budget", "luts=five"], "--budget: lut must be a number"),
     (["--budget", "latency_ns=5%"], "a percentage needs a resource of the part"),
     (["--target", "xcvu99p"], "unknown target 'xcvu99p'"),
     (["--objective", "Zprime"], "--objective 'Zprime': expected geomean, min, mean, per-signal or a signal"),
-    (["-j", "0"], "-j must be >= 1"),
-    (["--fidelity", "1.5"], "--fidelity must be in [0, 1)"),
+    (["-j", "0"], "argument -j/--jobs: expected an integer >= 1"),
+    (["--fidelity", "1.5"], "argument --fidelity: expected a fraction between 0 and 1"),
+    (["--fidelity", "1"], "--fidelity must be in [0, 1)"),
 ])
 def test_bad_input_leaves_no_study(space_file, tmp_path, capsys, extra, message):
     out = tmp_path / "run"
