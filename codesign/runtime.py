@@ -20,20 +20,25 @@ def quiet_libraries() -> None:
 
 
 _interrupted = False
+_main_pid = None
 
 
 def _on_sigint(signum, frame):
     global _interrupted
+    if os.getpid() != _main_pid:
+        return  # a forked worker (generator blocks, figure pools): the command's own process stops and ends it
     _interrupted = True
     raise KeyboardInterrupt
 
 
 def catch_interrupts() -> None:
     """Remember every Ctrl-C: a KeyboardInterrupt raised inside a finaliser (uproot's file objects) is swallowed
-    by Python, so the command checks `interrupted()` between steps and at its end, and stops with exit 130."""
+    by Python, so the command checks `check_interrupt()` between steps and at its end, and stops with exit 130."""
     import signal
     import sys
 
+    global _main_pid
+    _main_pid = os.getpid()
     default = sys.unraisablehook
 
     def unraisable(info):  # the swallowed interrupt is remembered, not printed as "Exception ignored in ..."
@@ -42,10 +47,6 @@ def catch_interrupts() -> None:
 
     sys.unraisablehook = unraisable
     signal.signal(signal.SIGINT, _on_sigint)
-
-
-def interrupted() -> bool:
-    return _interrupted
 
 
 def check_interrupt() -> None:

@@ -9,6 +9,7 @@ output locations that are files, users' directories, too long or impossible. `te
 """
 
 import hashlib
+import os
 import pickle
 import subprocess
 import sys
@@ -269,18 +270,41 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("command, fragment", [pytest.param(c, f, id=c.replace("{ws}/", ""))
-                                               for cases in CASES.values() for c, f in cases])
-def test_bad_input_is_one_line_exit_2_and_changes_nothing(ws, command, fragment):
-    import shlex
+ALL = [(c, f) for cases in CASES.values() for c, f in cases]
 
-    before = snapshot(ws)
-    argv = [a.replace("{ws}", str(ws)) for a in shlex.split(command)]
+
+def _run(ws: Path, index: int, command: str) -> tuple:
+    """One case in its own copy of the workspace (hard links: nothing is duplicated, a replaced or edited file
+    shows in the hashes); (returncode, stderr, snapshot before, snapshot after)."""
+    import shlex
+    import shutil
+
+    root = ws.parent / f"case{index:03d}"
+    shutil.copytree(ws, root, copy_function=os.link)
+    before = snapshot(root)
+    argv = [a.replace("{ws}", str(root)) for a in shlex.split(command)]
     proc = subprocess.run([sys.executable, "-m", "codesign", *argv], capture_output=True, text=True,
-                          cwd=ws / "cwd", timeout=300, check=False)
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert proc.returncode == 2, proc.stderr[-3000:]
-    assert "Traceback" not in proc.stderr and len(lines) == 1, proc.stderr[-3000:]
-    assert lines[0].startswith("codesign: error: ") and fragment in lines[0], lines[0]
-    assert snapshot(ws) == before, "a refused command changed files"
-    assert not (ws / "pwned").exists() and not (ws / "cwd" / "pwned").exists()
+                          cwd=root / "cwd", timeout=300, check=False)
+    return proc.returncode, proc.stderr, before, snapshot(root), root
+
+
+@pytest.fixture(scope="module")
+def results(ws):
+    """Every case at once, a few processes at a time (each is mostly interpreter start-up)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max(2, os.cpu_count() or 1) + 1) as pool:
+        futures = [pool.submit(_run, ws, i, command) for i, (command, _) in enumerate(ALL)]
+        return [f.result() for f in futures]
+
+
+@pytest.mark.parametrize("index", range(len(ALL)), ids=[c.replace("{ws}/", "") for c, _ in ALL])
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(results, index):
+    _, fragment = ALL[index]
+    code, stderr, before, after, root = results[index]
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert code == 2, stderr[-3000:]
+    assert "Traceback" not in stderr and len(lines) == 1, stderr[-3000:]
+    assert lines[0].startswith("codesign: error: ") and fragment.replace("{ws}", str(root)) in lines[0], lines[0]
+    assert after == before, "a refused command changed files"
+    assert not (root / "pwned").exists() and not (root / "cwd" / "pwned").exists()

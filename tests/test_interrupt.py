@@ -49,7 +49,7 @@ def test_generate_interrupted_leaves_nothing_and_runs_again(tmp_path):
 def test_dqm_fetch_interrupted_resumes_from_its_cache(tmp_path):
     """uproot's file finalisers swallow a KeyboardInterrupt raised inside them; the fetch must still stop."""
     root = tmp_path / "dqm"
-    assert subprocess.run([sys.executable, "-m", "codesign", "dqm", "generate", "--out", str(root), "--runs", "200"],
+    assert subprocess.run([sys.executable, "-m", "codesign", "dqm", "generate", "--out", str(root), "--runs", "150"],
                           capture_output=True, timeout=300, check=False).returncode == 0
     out = tmp_path / "f"
     args = ["dqm", "fetch", "--input_dir", root, "--contents", root / "contents.json", "--datasets",
@@ -62,4 +62,4 @@ def test_dqm_fetch_interrupted_resumes_from_its_cache(tmp_path):
                           timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     converted, cached = map(int, re.search(r"(\d+) converted, (\d+) already converted", done.stdout).groups())
-    assert converted + cached == 200 and cached > 0, done.stdout
+    assert converted + cached == 150 and cached > 0, done.stdout
