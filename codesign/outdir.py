@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from codesign.errors import CodesignError
+from codesign.runtime import check_interrupt
 
 MARKER = ".codesign-output.json"
 LOCK = ".codesign-lock"
@@ -197,6 +198,7 @@ def staged(out: str | Path, command: str, *, force: bool = False, inputs: Iterab
         raise _refuse(flag, out, f"cannot write in {out.parent} ({exc.strerror or exc})") from None
     try:
         yield stage
+        check_interrupt()  # a Ctrl-C a library swallowed (h5py, uproot finalisers) never publishes the output
         with _directory_lock(out.parent):  # re-checked: out may have changed while this command ran
             (stage / LOCK).unlink()
             write_marker(stage, command)

@@ -25,6 +25,7 @@ import numpy as np
 from codesign.data.adc2021 import N_FEATURES, N_OBJECTS
 from codesign.data.l1_detector import DEFAULT_DETECTOR, Detector, reconstruct
 from codesign.data.l1_physics import PROCESSES, Truth
+from codesign.runtime import check_interrupt
 
 BACKGROUND_FRACTIONS = {"W_lnu": 0.592, "Z_ll": 0.067, "ttbar": 0.003, "QCD": 0.338}
 SIGNALS = ("Ato4l", "leptoquark", "hToTauTau", "hChToTauNu")
@@ -160,6 +161,7 @@ def background_chunks(n: int, seed: int, chunk_size: int = 250_000, det: Detecto
         streams = [ProcessStream(name, np.random.SeedSequence(entropy=seed, spawn_key=(0, k)), det, pool)
                    for k, name in enumerate(names)]
         for start in range(0, n, chunk_size):
+            check_interrupt()  # a Ctrl-C swallowed by a finaliser (h5py) ends the stream within a chunk
             size = min(chunk_size, n - start)
             counts = rng.multinomial(size, fractions)
             ahead = fractions * min(chunk_size, n - start - size)  # and the next chunk's, so the pool never idles

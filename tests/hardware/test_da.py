@@ -9,6 +9,7 @@ from codesign.hardware.graph import Graph, Layer
 pytest.importorskip("da4ml")
 
 
+@pytest.mark.slow  # two minutes of da4ml compiling its kernels cold; the yosys cross-check below stays in CI
 def test_dense_cost_is_da4mls_and_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("CODESIGN_CACHE", str(tmp_path))
     layer = calibrate.da_layer(12, 6, 6, 0.3, seed=5)
