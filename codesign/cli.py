@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from codesign import __version__
+from codesign import __version__, outdir, runtime
 from codesign import arguments as arg
 from codesign.errors import CodesignError, ConfigError, ToolError
 
@@ -77,7 +77,6 @@ def _input_files(config) -> list[str]:
 
 
 def cmd_train(args) -> int:
-    from codesign import outdir
     from codesign.merit import EFFICIENCY
     from codesign.tasks.base import format_scores, save_run, train_and_score
 
@@ -116,7 +115,6 @@ def _describe(config) -> str:
 def cmd_demo(args) -> int:
     """Small end-to-end run on generated data: float baseline vs quantized+pruned, side by side."""
     from codesign import config as cfg
-    from codesign import outdir
     from codesign.tasks import l1_anomaly
     from codesign.tasks.base import format_scores, save_run, train_and_score
 
@@ -153,7 +151,7 @@ def cmd_emulate(args) -> int:
     import numpy as np
 
     from codesign import config as cfg
-    from codesign import evaluation, firmware, outdir
+    from codesign import evaluation, firmware
     from codesign.core import persistence
     from codesign.core.preprocessing import Preprocessor
     from codesign.data import adc2021
@@ -383,7 +381,7 @@ def _hls_model(kind, model, cfg, target, backend, project: Path):
 def cmd_search(args) -> int:
     """Search a design space: train, build, C-simulate, score and estimate candidates; keep the Pareto front."""
     from codesign import config as cfg
-    from codesign import outdir, tasks
+    from codesign import tasks
     from codesign.hardware import targets
     from codesign.search import records as records_mod
     from codesign.search import space as space_mod
@@ -502,7 +500,6 @@ def cmd_export(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from codesign import outdir
     from codesign.tasks import l1_anomaly
 
     out = Path(args.out)
@@ -528,7 +525,6 @@ def cmd_dqm_generate(args) -> int:
 
 def cmd_dqm_fetch(args) -> int:
     """AutoDQM_ML's fetch_data.py: DQM ROOT files -> one parquet per primary dataset (resumable)."""
-    from codesign import outdir
 
     if not args.output_dir:
         raise ConfigError("codesign dqm fetch needs --output_dir")
@@ -562,7 +558,6 @@ def _dqm_fetch(args) -> int:
 
 def cmd_dqm_train(args) -> int:
     """AutoDQM_ML's train.py on the shared core: fit under a tag, add score (and reconstruction) columns."""
-    from codesign import outdir
     from codesign.dqm import train
 
     algorithm, config_file = args.algorithm, args.config
@@ -623,7 +618,6 @@ def cmd_dqm_lumi_generate(args) -> int:
 
 def cmd_dqm_lumi_train(args) -> int:
     """Seed 000's per-lumisection autoencoders: train (or reload) a tag, score every LS, flag, write scores."""
-    from codesign import outdir
     from codesign.dqm import lumisections
 
     if not args.input_file or not args.output_dir or not args.tag:
@@ -955,11 +949,7 @@ def main(argv: list[str] | None = None) -> int:
         args.verbose = True
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     if not args.verbose:
-        from codesign.runtime import quiet_libraries
-
-        quiet_libraries()
-    from codesign import runtime
-
+        runtime.quiet_libraries()
     runtime.catch_interrupts()
     try:
         status = args.func(args)
