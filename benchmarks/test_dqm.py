@@ -10,7 +10,7 @@ import pytest
 
 from codesign.data import dqm_generator, dqm_root
 from codesign.dqm import algorithms as algos
-from codesign.dqm import table as tbl
+from codesign.data import dqm_table as tbl
 
 HIST = "L1T//Run summary/L1TStage2EMTF/emtfTrackEta"
 N_RUNS = 300

@@ -38,7 +38,7 @@ def _run(tmp_path, jobs: int):
 @pytest.mark.parametrize("jobs", [1, 2], ids=["j1_reference", "j2"])
 def test_candidates_per_hour(benchmark, tmp_path, jobs):
     records = benchmark.pedantic(_run, args=(tmp_path, jobs), rounds=1, iterations=1)
-    assert len(records) == len(POINTS) and all(r["status"] == "complete" for r in records)
+    assert len(records) == len(POINTS) and all(r.complete for r in records)
     benchmark.extra_info["events"] = len(POINTS)  # "events" = candidates: the summary prints candidates/s
     stages = ("train", "firmware", "csim", "score", "estimate", "total")
     mean = {k: sum(r["seconds"].get(k, 0.0) for r in records) / len(records) for k in stages}

@@ -14,16 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.report.figures import save, style
+from codesign.plotting import PALETTE, experiment_label, figure_title, save, style
 
 LABELS = {"pt": ("$p_T$", "GeV"), "eta": (r"$\eta$", ""), "phi": (r"$\phi$", "rad"), "m": ("$m$", "GeV")}
-COLORS = ("#5790fc", "#f89c20", "#e42536", "#964a8b")
+COLORS = PALETTE[:4]
 
 
 def _label(ax, right: str) -> None:
-    import mplhep as hep
-
-    hep.label.exp_label(exp="codesign", llabel="jet compression", rlabel=right, ax=ax, loc=0, fontsize=14)
+    experiment_label(ax, right, "jet compression", fontsize=14)
 
 
 def residual_axis(name: str, kind: str) -> str:
@@ -129,4 +127,71 @@ def losses(history: dict[str, list[float]], right: str, out_dir: Path, name: str
             axes[1].legend()
             _label(axes[1], right)
         fig.tight_layout()
+        return save(fig, out_dir, name, formats)
+
+
+def residual_histograms(histograms: dict, residuals: dict, variables: list[tuple[str, str]], right: str,
+                        out_dir: Path, name: str, formats, baseline: dict | None = None) -> dict[str, str]:
+    """Residual distributions of a compression, one panel per variable (fraction of jets per bin, log);
+    the candidate solid with its RMS and 68 % half-width, the baseline dotted."""
+    import mplhep as hep
+
+    ncol = 2 if len(variables) > 1 else 1
+    nrow = int(np.ceil(len(variables) / ncol))
+
+    def fractions(h: dict) -> np.ndarray:
+        counts = np.asarray(h["counts"], dtype=float)
+        return counts / max(counts.sum() + h["underflow"] + h["overflow"], 1)
+
+    with style() as plt:
+        fig, axes = plt.subplots(nrow, ncol, figsize=(8 * ncol, 6 * nrow), squeeze=False)
+        color = plt.rcParams["axes.prop_cycle"].by_key()["color"][0]
+        for ax, (var, tex) in zip(axes.flat, variables):
+            e = residuals.get(var, {})
+            h = histograms.get(var)
+            if h is not None:
+                label = (f"RMS {e['rms']:.3g}, 68 % half-width {e['half_width_68']:.3g}" if e.get("n")
+                         else "no finite residual")
+                hep.histplot(fractions(h), np.asarray(h["edges"]), histtype="step", color=color, linewidth=2,
+                             label=label, ax=ax, flow=None)
+            if baseline is not None and var in baseline["histograms"]:
+                b = baseline["histograms"][var]
+                be = baseline.get("residuals", {}).get(var, {})
+                hep.histplot(fractions(b), np.asarray(b["edges"]), histtype="step", color="0.2", linewidth=1.5,
+                             linestyle=":", ax=ax, flow=None,
+                             label=f"baseline (trial {baseline['number']})"
+                                   + (f", RMS {be['rms']:.3g}" if "rms" in be else ""))
+            ax.axvline(0, color="0.6", linewidth=1)
+            ax.set_yscale("log")
+            ax.set_ylim(top=ax.get_ylim()[1] * 10)  # room for the legend above the peak
+            what = {"relative": ": (reco − orig) / orig", "absolute": ": reco − orig"}.get(e.get("kind"), "")
+            ax.set_xlabel(f"{tex} residual{what}", fontsize=18)
+            ax.set_ylabel("Fraction of jets per bin", fontsize=18)
+            ax.tick_params(labelsize=14)
+            ax.legend(loc="upper right", frameon=True, framealpha=0.9, fontsize=12)
+        for ax in axes.flat[len(variables):]:
+            ax.set_visible(False)
+        fig.suptitle(figure_title(right), fontsize=20, x=0.5, y=1.0)
+        fig.tight_layout()
+        return save(fig, out_dir, name, formats)
+
+
+def residual_correlations(matrix: list[list[float]], labels: list[str], right: str, out_dir: Path, name: str,
+                          formats) -> dict[str, str]:
+    """Pearson correlations of the residuals between variables, each cell annotated (a compression that trades
+    one variable's error for another's shows up off the diagonal)."""
+    m = np.asarray(matrix, dtype=float)
+    with style() as plt:
+        fig, ax = plt.subplots(figsize=(8.5, 7.5))
+        image = ax.imshow(m, cmap="RdBu_r", vmin=-1, vmax=1)
+        for i in range(m.shape[0]):
+            for j in range(m.shape[1]):
+                ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=16,
+                        color="white" if abs(m[i, j]) > 0.6 else "black")
+        ax.set_xticks(range(len(labels)), labels)
+        ax.set_yticks(range(len(labels)), labels)
+        ax.minorticks_off()
+        ax.tick_params(length=0)
+        fig.colorbar(image, ax=ax, pad=0.02, label="correlation of residuals")
+        experiment_label(ax, right)
         return save(fig, out_dir, name, formats)

@@ -40,7 +40,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def describe_validation_error(exc: ValidationError, source: str) -> str:
     """First problem of a pydantic error as one line: '<source>: <key.path>: <message> (got <value>)'."""
     err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    # a key with control characters (a stray newline in a YAML key) is shown quoted: the message stays one line
+    where = ".".join(p if isinstance(p, str) and p.isprintable() else repr(p) if isinstance(p, str) else str(p)
+                     for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     message = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         message = "unknown key"

@@ -27,6 +27,11 @@ class BitExactCheck:
                 "fraction": self.fraction, "csim_seconds": self.csim_seconds,
                 "emulator_seconds": self.emulator_seconds}
 
+    @classmethod
+    def from_dict(cls, d: dict) -> BitExactCheck:
+        return cls(int(d["n_events"]), int(d["n_exact"]), int(d["n_edge"]), float(d["csim_seconds"]),
+                   float(d["emulator_seconds"]))
+
 
 def edge_vectors(x_reference: np.ndarray) -> np.ndarray:
     """Inputs at and beyond the edges: zeros, +-peak, +-10 x peak, +-1e6, tiny values, alternating signs."""

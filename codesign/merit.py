@@ -3,14 +3,16 @@
 Anomaly-detection tasks maximise the signal efficiency at a background false-positive rate
 (record field `tpr`, per signal under `scores`); the jet-compression task minimises the
 residual RMS of its reconstruction (record field `rms`, per variable under `residuals`).
-The search, the report and the export read a record through its task's `Merit`, so they
-never assume which one it is.
+The search, the report and the export read a record through its task's `Merit` (`Task.merit`),
+so they never assume which one it is.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+from codesign.metrics import zero_upper_limit
 
 
 @dataclass(frozen=True)
@@ -22,17 +24,24 @@ class Merit:
     per: str  # record field of the per-component dicts: per signal ("scores") or per variable ("residuals")
 
     @property
+    def is_efficiency(self) -> bool:
+        """A signal efficiency (components are signals, with AUCs, ROC curves and thresholds), or else a
+        fidelity (components are reconstructed variables): the one question readers ask of a study's kind."""
+        return self.per == "scores"
+
+    @property
     def sign(self) -> float:
         """+1 when larger is better: `sign * value` is always to be maximised."""
         return 1.0 if self.direction == "maximize" else -1.0
 
-    def value(self, record: dict) -> float:
-        return float(record[self.key])
+    def value(self, record) -> float:
+        """The figure of merit of a trial record (`search.trial.TrialRecord`)."""
+        return float(record.scored[self.key])
 
-    def error(self, record: dict) -> float:
-        return float(record.get(f"{self.key}_error", 0.0))
+    def error(self, record) -> float:
+        return float(record.scored.get(f"{self.key}_error", 0.0))
 
-    def goodness(self, record: dict) -> float:
+    def goodness(self, record) -> float:
         return self.sign * self.value(record)
 
     def component(self, entry: dict) -> tuple[float, float, float]:
@@ -41,11 +50,13 @@ class Merit:
         lo, hi = entry.get(f"{self.key}_interval", (v, v))
         return v, max(v - float(lo), 0.0), max(float(hi) - v, 0.0)
 
-    def components(self, record: dict) -> dict[str, dict]:
-        return record.get(self.per) or {}
+    def components(self, record) -> dict[str, dict]:
+        """Per signal (efficiency) or per variable (fidelity): each component's entry of the record."""
+        return record.scored.get(self.per) or {}
 
 
 EFFICIENCY = Merit("tpr", "maximize", "TPR", "signal efficiency", "scores")
+RESIDUAL_RMS = Merit("rms", "minimize", "residual RMS", "residual RMS", "residuals")
 
 # How an anomaly search turns the per-signal efficiencies into its objective (`--objective`).
 PER_SIGNAL = "per-signal"  # every signal's TPR its own Optuna objective (the record's `tpr` is their geomean)
@@ -66,7 +77,6 @@ def combine(scores: dict, how: str) -> tuple[float, float]:
     """
     import numpy as np
 
-    from codesign.metrics import zero_upper_limit
 
     values = list(scores.values())
     if how in ("mean", "average"):
@@ -84,11 +94,4 @@ def combine(scores: dict, how: str) -> tuple[float, float]:
         return scores[how].tpr, scores[how].tpr_error
     raise ValueError(f"unknown objective {how!r}; expected {', '.join(COMBINATIONS)}, {PER_SIGNAL} or a signal "
                      f"({', '.join(scores)})")
-RESIDUAL_RMS = Merit("rms", "minimize", "residual RMS", "residual RMS", "residuals")
 
-
-def of_task(name: str) -> Merit:
-    """The figure of merit of task `name` (a task module's MERIT; anomaly tasks default to efficiency)."""
-    from codesign import tasks
-
-    return getattr(tasks.get(name), "MERIT", EFFICIENCY)

@@ -231,17 +231,6 @@ def score_signal(name: str, background, signal, fpr: float = 1e-5, n_bootstrap: 
         n_bootstrap=n_bootstrap)
 
 
-def false_alarm_rates(background, signal, efficiencies=(0.5, 0.9, 0.99)) -> dict[float, float]:
-    """Background false-alarm rate at the thresholds that keep the given signal efficiencies (DQM tables)."""
-    b = _as_scores("background", background)
-    s = _as_scores("signal", signal)
-    out = {}
-    for eff in efficiencies:
-        threshold = np.quantile(s, 1.0 - eff, method="lower")
-        out[float(eff)] = float(np.mean(b >= threshold))
-    return out
-
-
 def roc_points(background, signal, n_points: int = 120) -> dict[str, list[float]]:
     """The ROC at log-spaced background counts, exact at every point (a compact, plottable record).
 

@@ -74,12 +74,12 @@ def ws(tmp_path_factory):
     import dataclasses
 
     from codesign.data import lumi_generator
-    from codesign.dqm import lumisections
+    from codesign.dqm import lumi_series
 
     series = lumi_generator.generate(n_ls=300, seed=1)
     labels = np.asarray(series.labels).copy()
     labels[7] = 5
-    lumisections.write_series(d / "labels.parquet", dataclasses.replace(series, labels=labels))
+    lumi_series.write_series(d / "labels.parquet", dataclasses.replace(series, labels=labels))
     (d / "mine").mkdir()
     (d / "mine" / "thesis.tex").write_text("keep me")
     (d / "afile").write_text("a file where a directory is expected")

@@ -39,17 +39,17 @@ def _model_config(path: Path) -> dict:
     return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
 
 
-def _layer_classes(config) -> list[tuple[str, str]]:
+def layer_classes(config) -> list[tuple[str, str]]:
     """(class_name, layer name) of every layer, recursing into nested models and wrappers."""
     found = []
     if isinstance(config, dict):
         if "class_name" in config and isinstance(config.get("config"), dict):
             found.append((config["class_name"], str(config["config"].get("name", "?"))))
         for value in config.values():
-            found += _layer_classes(value)
+            found += layer_classes(value)
     elif isinstance(config, list):
         for value in config:
-            found += _layer_classes(value)
+            found += layer_classes(value)
     return found
 
 
@@ -57,7 +57,7 @@ def check_safe(path: str | Path) -> None:
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
-    unsafe = [f"{name} ({cls})" for cls, name in _layer_classes(_model_config(path)) if cls in UNSAFE_LAYERS]
+    unsafe = [f"{name} ({cls})" for cls, name in layer_classes(_model_config(path)) if cls in UNSAFE_LAYERS]
     if unsafe:
         raise ModelFileError(f"{path}: refused to load: Lambda layers would execute code from the file "
                              f"({', '.join(unsafe)}); rebuild the model without Lambda layers")

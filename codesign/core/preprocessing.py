@@ -30,7 +30,8 @@ from typing import Literal
 
 import numpy as np
 
-Kind = Literal["none", "standard", "bounded", "bounded_slot"]
+# The preprocessing schemes a config names (`preprocessing:`): raw, standardised, or bounded to [-1, 1].
+Scheme = Literal["none", "standard", "bounded", "bounded_slot"]
 BOUNDED = ("bounded", "bounded_slot")
 COVERAGE = 0.999  # the range holds this fraction of the non-zero training values
 MIN_VALUES = 100  # a slot with fewer non-zero training values takes its quantity's range
@@ -65,13 +66,13 @@ def bounded_ranges(x: np.ndarray, groups=None, per_slot: bool = False) -> np.nda
 
 @dataclass(frozen=True)
 class Preprocessor:
-    kind: Kind
+    kind: Scheme
     offset: np.ndarray
     scale: np.ndarray
     range: np.ndarray | None = None  # per input: values saturate at +-range (physical units) before scaling
 
     @classmethod
-    def fit(cls, kind: Kind, x: np.ndarray, groups=None) -> "Preprocessor":
+    def fit(cls, kind: Scheme, x: np.ndarray, groups=None) -> "Preprocessor":
         """Fit on training inputs; `groups` names each input's physical quantity (for `bounded`)."""
         x = np.asarray(x, dtype=np.float64)
         axes = tuple(range(x.ndim - 1))

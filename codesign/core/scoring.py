@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from codesign.core.models import vae_encoder
 from codesign.core.spec import LSTMAE, VAE, ModelSpec
 
 PREDICT_BATCH = 16384
@@ -54,8 +55,6 @@ def anomaly_score(model, spec: ModelSpec, x: np.ndarray, loss: str = "mse", tran
     memory-mapped test set of millions of events is scored `chunk` events at a time.
     """
     if isinstance(spec, VAE) and spec.score != "mse":
-        from codesign.core.models import vae_encoder
-
         encoder = vae_encoder(model)
     parts = []
     for start in range(0, len(x), chunk):

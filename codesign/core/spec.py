@@ -2,7 +2,7 @@
 
 A model spec says everything needed to build a network: its shape, its
 quantization (None = float) and its pruning (None = dense). The search maps its
-dimensions onto these fields; the training configs in configs/ are YAML copies.
+dimensions onto these fields; the presets in codesign/presets/ are YAML copies.
 """
 
 from __future__ import annotations

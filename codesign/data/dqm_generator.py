@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 from scipy.special import ndtr
 
+import codesign
+from codesign import outdir
 from codesign.errors import CodesignError
 
 # Real Run-2 era boundaries (first, last run) and UL reprocessings.
@@ -622,8 +624,6 @@ def generate(out: Path, n_runs: int = 600, seed: int = 1, primary_dataset: str =
     `out` must be new or empty, or (with `force`) an earlier output of this generator, which is replaced whole
     (codesign.outdir).
     """
-    from codesign import outdir
-
     out = Path(out)
     _check(n_runs, primary_dataset, bad_fraction, unlabelled_fraction)
     with outdir.staged(out, "dqm generate", force=force) as stage:
@@ -635,8 +635,6 @@ def generate(out: Path, n_runs: int = 600, seed: int = 1, primary_dataset: str =
 
 def _generate(out: Path, n_runs: int, seed: int, primary_dataset: str, bad_fraction: float,
               unlabelled_fraction: float) -> Generated:
-    import codesign
-
     root = np.random.SeedSequence(seed)
     det_seq, run_seq, incident_seq = root.spawn(3)
     det = Detector.draw(np.random.default_rng(det_seq))

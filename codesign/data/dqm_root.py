@@ -30,7 +30,9 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError, field_validator, model_validator
 
+from codesign import provenance
 from codesign.config import Frozen, describe_validation_error, read_yaml
+from codesign.data import dqm_table
 from codesign.errors import ConfigError, DataError
 from codesign.runtime import check_interrupt
 
@@ -391,8 +393,6 @@ def _assemble(pd: str, rows: list[dict], contents: Contents, datasets: Datasets,
     another binning than the first file that has it."""
     import pandas as pd_
 
-    from codesign.dqm.table import HistogramInfo, Table
-
     frame = pd_.DataFrame({
         "run_number": np.array([r["name"].run for r in rows], dtype=np.int64),
         "year": np.array([r["name"].year for r in rows], dtype=np.int64),
@@ -433,19 +433,16 @@ def _assemble(pd: str, rows: list[dict], contents: Contents, datasets: Datasets,
             warn(f"{pd}: {column!r} has another binning than in {first['rel']} {ref['shape']} in {len(other)} "
                  f"file{'s' if len(other) > 1 else ''} (e.g. {other[0]}); null in those rows")
         arrays[column] = out
-        infos[column] = HistogramInfo.from_dict(column, ref)
-    return Table(frame, arrays, infos)
+        infos[column] = dqm_table.HistogramInfo.from_dict(column, ref)
+    return dqm_table.Table(frame, arrays, infos)
 
 
 def fetch(input_dir: str | Path, contents: Contents | str | Path, datasets: Datasets | str | Path,
           output_dir: str | Path, tag: str = "", progress: bool = True) -> FetchResult:
     """Read the `contents` histograms of every DQM file under `input_dir` that `datasets` selects and write
-    ``<output_dir>/[<tag>_]<pd>.parquet`` per primary dataset (`codesign.dqm.table` layout), resuming from the
+    ``<output_dir>/[<tag>_]<pd>.parquet`` per primary dataset (`codesign.data.dqm_table` layout), resuming from the
     per-file cache. Unreadable files are skipped with a warning; a fetch that finds no file at all is an error."""
     from tqdm import tqdm
-
-    from codesign import provenance
-    from codesign.dqm import table as dqm_table
 
     if tag:
         _check_name(tag, "tag")

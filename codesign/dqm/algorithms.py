@@ -26,8 +26,12 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from codesign.config import Frozen, parse
-from codesign.core.spec import Pruning, Quantization
-from codesign.dqm.table import HistogramInfo
+from codesign.core.models import build
+from codesign.core.persistence import load_keras, save_model
+from codesign.core.spec import DenseAE, Pruning, Quantization
+from codesign.core.trainer import Training, fit, seed_everything
+from codesign.data.dqm_table import HistogramInfo
+from codesign.dqm import comparisons as cmp
 from codesign.errors import CodesignError, ConfigError, DataError
 
 log = logging.getLogger("codesign")
@@ -307,15 +311,11 @@ class AutoencoderConfig(Common):
         return data
 
     def spec(self):
-        from codesign.core.spec import DenseAE
-
         return DenseAE(encoder=(self.n_nodes,) * self.n_hidden_layers, latent=self.n_components,
                        activation=self.activation, leaky_alpha=0.25, batchnorm=self.batch_norm,
                        input_batchnorm=False, quantization=self.quantization, pruning=self.pruning)
 
     def training(self):
-        from codesign.core.trainer import Training
-
         patience = self.early_stopping_rounds if self.early_stopping else self.n_epochs
         return Training(epochs=self.n_epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
                         early_stopping_patience=patience, lr_patience=max(patience, 2) * 2)
@@ -349,9 +349,6 @@ class Autoencoder(Algorithm):
         return np.concatenate(parts, axis=1).astype(np.float32), empties, missings
 
     def _fit(self, train, val, usable):
-        from codesign.core.models import build
-        from codesign.core.trainer import fit, seed_everything
-
         if val is None or len(val) == 0:  # the caller's validation runs are preferred; else 20 % of training
             order = np.random.default_rng(self.seed).permutation(len(train))
             cut = max(1, len(train) // 5)
@@ -390,24 +387,18 @@ class Autoencoder(Algorithm):
         return out
 
     def _save(self, directory):
-        from codesign.core.persistence import save_model
-
         for key, model in self.models.items():
             save_model(directory / f"{key}.h5", model)
         return {"models": sorted(self.models), "history": self.history,
                 "offsets": {h: self.offsets[h].tolist() for h in self.histograms}}
 
     def _load(self, directory, state):
-        from codesign.core.persistence import load_keras
-
         self.history = state.get("history", {})
         self.offsets = {h: np.asarray(state["offsets"][h], dtype=np.float64) for h in self.histograms}
         self.models = {key: load_keras(directory / f"{key}.h5") for key in self._groups()}
 
 
 # ------------------------------------------------------------------------------- statistical tests
-
-TESTS = ("ks", "chi2", "modified_chi2", "beta_binomial")
 
 
 class StatisticalConfig(Common):
@@ -457,8 +448,6 @@ class StatisticalTest(Algorithm):
         return np.concatenate([before, after[: n - len(before)]])
 
     def _statistic(self, data: np.ndarray, refs: np.ndarray) -> float:
-        from codesign.dqm import comparisons as cmp
-
         test = self.config.test
         if test == "ks":
             return cmp.ks_distance(data, refs)

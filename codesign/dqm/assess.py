@@ -27,7 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from codesign import escape, metrics, outdir, provenance
-from codesign.dqm.table import SPLIT, Table, read
+from codesign.data.dqm_table import SPLIT, Table, read
+from codesign.dqm import figures, page, roc
+from codesign.dqm import tags as dqm_tags
+from codesign.dqm.figures import stem
 from codesign.drawing import Drawing
 from codesign.errors import ConfigError, DataError
 
@@ -37,7 +40,6 @@ KIND = "codesign dqm assess"
 COMMAND = "dqm assess"
 FORMATS = ("png", "pdf", "svg")
 SPLITS = ("train", "val", "test", "low_stat", "missing")
-GRID = np.linspace(0.0, 1.0, 101)  # common FPR grid of the bootstrap bands
 MAX_SWEEP = 500  # points of the run-level sweep over the false-flag fraction
 
 
@@ -88,7 +90,7 @@ def assess(table_path, output_dir, histograms=None, tags=None, runs=None, n_runs
     with outdir.staged(out, COMMAND, **where) as tmp:
         (tmp / "img").mkdir()
         (tmp / "tables").mkdir()
-        with Drawing(_workers(len(hists) * (3 + len(plot_runs)), formats), _draw) as d:
+        with Drawing(_workers(len(hists) * (3 + len(plot_runs)), formats)) as d:
             _draw_scores(d, ctx, tmp / "img", formats)
             _draw_reconstructions(d, ctx, plot_runs, tmp / "img", formats)
             if labelled:
@@ -107,8 +109,6 @@ def assess(table_path, output_dir, histograms=None, tags=None, runs=None, n_runs
         summary["provenance"] = provenance.record(seed=seed)
         (tmp / MARKER).write_text(json.dumps(jsonable(summary), indent=1, allow_nan=False))
         if make_webpage:
-            from codesign.dqm import page
-
             page.write(tmp, summary, table.infos)
     seconds = time.perf_counter() - start
     lines.append(f"assess: {len(figs)} figures in {seconds:.1f} s -> {out}"
@@ -148,13 +148,7 @@ def _select_tags(table: Table, tags) -> list[str]:
     if not known:
         raise DataError("the table has no score columns ('<histogram>_score_<tag>'); run 'codesign dqm train' "
                         "on it first")
-    if not tags:
-        return known
-    tags = list(dict.fromkeys(str(t) for t in tags))
-    unknown = [t for t in tags if t not in known]
-    if unknown:
-        raise DataError(f"unknown algorithm tag(s) {', '.join(map(repr, unknown))}; the table has: {', '.join(known)}")
-    return tags
+    return dqm_tags.select(known, tags, "algorithm tag(s)", "the table")
 
 
 def _select_histograms(table: Table, histograms, tags: list[str]) -> list[str]:
@@ -297,20 +291,14 @@ def _diagnostics(c: _Context, n_top: int) -> tuple[dict, list[str]]:
 
 
 def _roc_entry(c: _Context, good: np.ndarray, bad: np.ndarray, seed: int) -> dict:
-    """AUC with bootstrap σ, the exact ROC, its ±1σ band on GRID and the false-alarm rates at c.tprs."""
-    rb, rs = metrics.joint_ranks(good, bad)
-    fpr, tpr, _ = metrics.roc_curve(rb, rs)
-    entry = {"auc": metrics.auc(rb, rs), "auc_error": None, "auc_interval": None, "n_good": int(good.size),
+    """AUC with bootstrap σ, the exact ROC, its ±1σ band on `roc.GRID` and the false-alarm rates at c.tprs."""
+    r = roc.with_band(good, bad, c.n_bootstrap, seed)
+    entry = {"auc": r["auc"], "auc_error": r["auc_error"], "auc_interval": r["auc_interval"], "n_good": int(good.size),
              "n_bad": int(bad.size), "n_inf_good": int(np.isinf(good).sum()), "n_inf_bad": int(np.isinf(bad).sum()),
-             "seed": seed, "curve": {"fpr": fpr.tolist(), "tpr": tpr.tolist()}, "band": None}
+             "seed": seed, "curve": {"fpr": r["fpr"], "tpr": r["tpr"]}, "band": r["band"]}
     far = metrics.false_alarm_at_tpr(good, bad, c.tprs)
     far_err = [None] * len(c.tprs)
     if c.n_bootstrap:
-        tprs, aucs = metrics.bootstrap_roc(good, bad, GRID, c.n_bootstrap, seed)
-        lo, hi = np.percentile(tprs, metrics.ONE_SIGMA, axis=0)
-        a_lo, a_hi = np.percentile(aucs, metrics.ONE_SIGMA)
-        entry.update(auc_error=float(a_hi - a_lo) / 2, auc_interval=[float(a_lo), float(a_hi)],
-                     band={"fpr": GRID.tolist(), "lo": lo.tolist(), "hi": hi.tolist()})
         boot = metrics.bootstrap_false_alarm(good, bad, c.tprs, c.n_bootstrap, seed + 1)
         f_lo, f_hi = np.percentile(boot, metrics.ONE_SIGMA, axis=0)
         far_err = ((f_hi - f_lo) / 2).tolist()
@@ -319,10 +307,8 @@ def _roc_entry(c: _Context, good: np.ndarray, bad: np.ndarray, seed: int) -> dic
 
 
 def _curve_for_plot(e: dict) -> dict:
-    band = e["band"] or {}
-    return {"fpr": e["curve"]["fpr"], "tpr": e["curve"]["tpr"], "grid": band.get("fpr"), "lo": band.get("lo"),
-            "hi": band.get("hi"), "auc": e["auc"], "auc_error": e["auc_error"], "n_good": e["n_good"],
-            "n_bad": e["n_bad"]}
+    return roc.for_plot({**e["curve"], "band": e["band"], "auc": e["auc"], "auc_error": e["auc_error"]}, e["n_good"],
+                        e["n_bad"])
 
 
 def _split_scores(s: np.ndarray, good: np.ndarray, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -350,7 +336,7 @@ def _roc_all(d: Drawing, c: _Context, img: Path, formats) -> tuple[dict, dict]:
             far.setdefault(h, {})[tag] = e["false_alarm"]
             curves[tag] = _curve_for_plot(e)
         if curves and formats:
-            d.draw(f"roc/{h}", "roc", h, curves, "test runs: good vs bad", img, f"roc_{stem(h)}", formats)
+            d.draw(f"roc/{h}", figures.roc, curves, "test runs: good vs bad", img, f"roc_{stem(h)}", formats, title=h)
     return rocs, far
 
 
@@ -387,7 +373,7 @@ def _run_level(d: Drawing, c: _Context, flag_counts: tuple[int, ...], img: Path,
                                for k, v in entry["run_flags"].items()}}
     shown = tuple(n for n in flag_counts if any(str(n) in cv["run"] for cv in curves.values()))
     if curves and formats:
-        d.draw("run_level", "run_level", curves, shown, img, "run_level", formats)
+        d.draw("run_level", figures.run_level, curves, shown, img, "run_level", formats)
     return out
 
 
@@ -420,8 +406,8 @@ def _truth_all(d: Drawing, c: _Context, truth: dict[int, list[tuple[str, set]]],
                     out["by_kind"].setdefault(kind, {}).setdefault(tag, {})[h] = {
                         "auc": metrics.auc(rb, rs), "n_bad": int(kind_bad.size), "n_good": int(good.size)}
         if curves and formats:
-            d.draw(f"roc_truth/{h}", "roc", h, curves, "truth: changed vs clean runs", img, f"roc_truth_{stem(h)}",
-                   formats, "Fraction of changed runs flagged (TPR)")
+            d.draw(f"roc_truth/{h}", figures.roc, curves, "truth: changed vs clean runs", img,
+                   f"roc_truth_{stem(h)}", formats, title=h, ylabel="Fraction of changed runs flagged (TPR)")
     for kind, per_tag in out["by_kind"].items():
         for tag, per_hist in per_tag.items():
             per_tag[tag] = {"mean_auc": float(np.mean([v["auc"] for v in per_hist.values()])),
@@ -430,14 +416,6 @@ def _truth_all(d: Drawing, c: _Context, truth: dict[int, list[tuple[str, set]]],
 
 
 # ---------------------------------------------------------------- figures
-
-
-def stem(histogram: str) -> str:
-    """A file name for a histogram: letters and digits plus a short hash (no '/', no '..', no collisions)."""
-    import re
-
-    readable = re.sub(r"[^A-Za-z0-9]+", "", histogram)[-60:] or "histogram"
-    return f"{readable}_{zlib.crc32(histogram.encode()):08x}"
 
 
 def _draw_scores(d: Drawing, c: _Context, img: Path, formats) -> None:
@@ -456,9 +434,9 @@ def _draw_scores(d: Drawing, c: _Context, img: Path, formats) -> None:
                 cats[tag].update({"test, good": s[test & (labels == 0)], "test, bad": s[test & (labels == 1)]})
         by_category = {f"{cat} runs": {t: cats[t][cat] for t in tags} for cat in next(iter(cats.values()))}
         by_tag = {t: {cat: v for cat, v in cats[t].items() if cat != "test" or c.table.labels is None} for t in tags}
-        d.draw(f"scores_algorithms/{h}", "score_panels", h, by_category, "algorithms compared", img,
+        d.draw(f"scores_algorithms/{h}", figures.score_panels, h, by_category, "algorithms compared", img,
                f"scores_algorithms_{stem(h)}", formats)
-        d.draw(f"scores_runs/{h}", "score_panels", h, by_tag, "run categories compared", img,
+        d.draw(f"scores_runs/{h}", figures.score_panels, h, by_tag, "run categories compared", img,
                f"scores_runs_{stem(h)}", formats)
 
 
@@ -476,14 +454,8 @@ def _draw_reconstructions(d: Drawing, c: _Context, rows: np.ndarray, img: Path, 
             recos = {t: c.table.arrays[f"{h}_reco_{t}"][i] for t in tags if f"{h}_reco_{t}" in c.table.arrays}
             recos = {t: r for t, r in recos.items() if not np.all(np.isnan(r))}
             scores = {t: float(c.table.score(h, t)[i]) for t in tags}
-            d.draw(f"reco/{run}/{h}", "reconstruction", c.table.info(h), run, original, recos, scores, img,
+            d.draw(f"reco/{run}/{h}", figures.reconstruction, c.table.info(h), run, original, recos, scores, img,
                    f"reco_{run}_{stem(h)}", formats)
-
-
-def _draw(name: str, args: tuple) -> dict[str, str]:
-    from codesign.dqm import figures
-
-    return getattr(figures, name)(*args)
 
 
 def _workers(n_figures: int, formats) -> int:

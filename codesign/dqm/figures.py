@@ -1,4 +1,5 @@
-"""The figures of `codesign dqm assess`, in the house HEP style (mplhep, see codesign.report.figures).
+"""The figures of `codesign dqm assess` (and the ROC of `codesign dqm lumisections assess`), in the house HEP
+style (`codesign.plotting`).
 
 Each function takes plain data (score arrays, bin contents, computed curves), draws one figure,
 saves it in every requested format and closes it; nothing here reads the table, so the functions
@@ -8,20 +9,26 @@ log-spaced bins and a log y axis, and +inf (an empty histogram) is drawn as an o
 
 from __future__ import annotations
 
+import re
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from codesign.report.figures import save, style
+from codesign.plotting import PALETTE, experiment_label, save, save_fixed, style
 
-COLORS = ("#5790fc", "#f89c20", "#e42536", "#964a8b", "#9c9ca1", "#7a21dd", "#2a9d3c", "#a96b59")
-CATEGORY_COLORS = {"train": "0.55", "test": "#5790fc", "test, good": "#2a9d3c", "test, bad": "#e42536"}
+COLORS = PALETTE
+CATEGORY_COLORS = {"train": "0.55", "test": PALETTE[0], "test, good": PALETTE[6], "test, bad": PALETTE[2]}
+
+
+def stem(histogram: str) -> str:
+    """A file name for a histogram: letters and digits plus a short hash (no '/', no '..', no collisions)."""
+    readable = re.sub(r"[^A-Za-z0-9]+", "", histogram)[-60:] or "histogram"
+    return f"{readable}_{zlib.crc32(histogram.encode()):08x}"
 
 
 def _label(ax, right: str) -> None:
-    import mplhep as hep
-
-    hep.label.exp_label(exp="codesign", llabel="DQM", rlabel=right, ax=ax, loc=0, fontsize=16)
+    experiment_label(ax, right, "DQM", fontsize=16)
 
 
 def _text(s: str) -> str:
@@ -31,15 +38,6 @@ def _text(s: str) -> str:
 
 def _short(name: str, width: int = 60) -> str:
     return name if len(name) <= width else "…" + name[-(width - 1):]
-
-
-def _save_fixed(fig, out_dir: Path, name: str, formats) -> dict[str, str]:
-    """`save` without the tight bounding box, for figures whose margins are set by hand: a tight box
-    draws the whole figure twice, and multi-panel figures are most of assess's drawing time."""
-    import matplotlib.pyplot as plt
-
-    with plt.rc_context({"savefig.bbox": None}):
-        return save(fig, out_dir, name, formats)
 
 
 def log_bins(samples: list[np.ndarray], n_bins: int = 40) -> np.ndarray:
@@ -114,7 +112,7 @@ def score_panels(hist: str, panels: dict[str, dict[str, np.ndarray]], right: str
         for ax in axes.flat[n:]:
             ax.set_visible(False)
         fig.suptitle(f"codesign DQM — {_text(_short(hist, 90))} — {right}", fontsize=15)
-        return _save_fixed(fig, out_dir, name, formats)
+        return save_fixed(fig, out_dir, name, formats)
 
 
 def _unit(values: np.ndarray) -> np.ndarray:
@@ -190,14 +188,16 @@ def _reco_2d(info, orig, recos, score_text, title, out_dir, name, formats):
                 ax.tick_params(labelsize=12)
         others = [f"{t}: {s}" for t, s in score_text.items() if t not in recos]
         fig.suptitle(title + (f"   (no reconstruction: {', '.join(others)})" if others else ""), fontsize=14)
-        return _save_fixed(fig, out_dir, name, formats)
+        return save_fixed(fig, out_dir, name, formats)
 
 
-def roc(title: str, curves: dict[str, dict], right: str, out_dir: Path, name: str, formats,
-        ylabel: str = "Fraction of bad runs flagged (TPR)") -> dict[str, str]:
-    """ROC per algorithm with its bootstrap ±1σ band; AUC ± σ in the legend.
+def roc(curves: dict[str, dict], right: str, out_dir: Path, name: str, formats, *, title: str | None = None,
+        xlabel: str = "Fraction of good runs flagged (FPR)", ylabel: str = "Fraction of bad runs flagged (TPR)",
+        counted: str = "bad test runs") -> dict[str, str]:
+    """ROC per algorithm (or tag) with its bootstrap ±1σ band; AUC ± σ in the legend.
 
     A curve: fpr, tpr (the exact points), grid, lo, hi (the band on the grid), auc, auc_error, n_good, n_bad.
+    `counted` names the bad entries in the legend's title ('12 good, 3 bad test runs').
     """
     with style() as plt:
         fig, ax = plt.subplots(figsize=(9, 8))
@@ -213,11 +213,12 @@ def roc(title: str, curves: dict[str, dict], right: str, out_dir: Path, name: st
         n = next(iter(curves.values()))
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
-        ax.set_xlabel("Fraction of good runs flagged (FPR)", fontsize=18)
+        ax.set_xlabel(xlabel, fontsize=18)
         ax.set_ylabel(ylabel, fontsize=18)
-        ax.set_title(_text(_short(title, 70)), fontsize=13, loc="left", pad=28)
+        if title is not None:
+            ax.set_title(_text(_short(title, 70)), fontsize=13, loc="left", pad=28)
         ax.legend(loc="lower right", fontsize=13, frameon=True, framealpha=0.9,
-                  title=f"{n['n_good']} good, {n['n_bad']} bad test runs; band ±1σ", title_fontsize=12)
+                  title=f"{n['n_good']} good, {n['n_bad']} {counted}; band ±1σ", title_fontsize=12)
         _label(ax, right)
         return save(fig, out_dir, name, formats)
 
@@ -262,4 +263,4 @@ def run_level(curves: dict[str, dict], flag_counts: tuple[int, ...], out_dir: Pa
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(loc="lower right", fontsize=12, frameon=True, framealpha=0.9)
         fig.suptitle("Run-level aggregation: one false-flag fraction q for all histograms, swept", fontsize=16)
-        return _save_fixed(fig, out_dir, name, formats)
+        return save_fixed(fig, out_dir, name, formats)

@@ -1,7 +1,8 @@
 """The static page of `codesign dqm assess` (index.html): every figure grouped by histogram, the tables.
 
-Jinja2 with autoescape; the stylesheet is inlined and every link is relative to the page (img/,
-tables/, summary.json), so the directory works opened from disk, from a copy or from an archive.
+Template `codesign/templates/dqm/index.html` (`codesign.pages`); the stylesheet is inlined and every
+link is relative to the page (img/, tables/, summary.json), so the directory works opened from disk,
+from a copy or from an archive.
 A few lines of inline JavaScript add a filter box; without JavaScript the whole page is shown.
 """
 
@@ -9,22 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codesign.dqm.assess import stem
+from codesign import pages
+from codesign.dqm.figures import stem
 
-TEMPLATES = Path(__file__).with_name("templates")
-REPORT_CSS = Path(__file__).parents[1] / "report" / "templates" / "report.css"
-
-
-def _env():
-    import jinja2
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(
-        num=lambda v, d=3: "–" if v is None else str(v) if isinstance(v, str) else f"{v:.{d}f}",
-        sci=lambda v: "–" if v is None else str(v) if isinstance(v, str) else f"{v:.3g}",
-        pm=lambda v, e, d=3: "–" if v is None else f"{v:.{d}f}" + ("" if e is None else f" ± {e:.{d}f}"))
-    return env
+FILTERS = dict(
+    num=lambda v, d=3: "–" if v is None else str(v) if isinstance(v, str) else f"{v:.{d}f}",
+    sci=lambda v: "–" if v is None else str(v) if isinstance(v, str) else f"{v:.3g}",
+    pm=lambda v, e, d=3: "–" if v is None else f"{v:.{d}f}" + ("" if e is None else f" ± {e:.{d}f}"))
 
 
 def _sections(summary: dict, infos: dict) -> list[dict]:
@@ -50,11 +42,9 @@ def _sections(summary: dict, infos: dict) -> list[dict]:
 
 
 def write(out: Path, summary: dict, infos: dict) -> Path:
-    env = _env()
-    css = REPORT_CSS.read_text() + (TEMPLATES / "assess.css").read_text()
     page = out / "index.html"
-    page.write_text(env.get_template("index.html").render(
-        css=css, s=summary, sections=_sections(summary, infos), figs=summary["figures"],
-        settings=summary["settings"], provenance=summary.get("provenance", {}),
+    page.write_text(pages.render(
+        "dqm/index.html", FILTERS, css=pages.stylesheet("dqm/assess.css"), s=summary,
+        sections=_sections(summary, infos), figs=summary["figures"], settings=summary["settings"], provenance=summary.get("provenance", {}),
         has_tables=(out / "tables" / "false_alarm.md").is_file()))
     return page

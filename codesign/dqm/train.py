@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,19 +17,18 @@ from pathlib import Path
 import numpy as np
 from pydantic import ConfigDict, Field, field_validator
 
-from codesign import provenance
-from codesign.config import Frozen, parse
+from codesign import outdir, provenance
+from codesign.config import Frozen, parse, read_mapping
+from codesign.data import dqm_table as tbl
 from codesign.dqm import algorithms as algos
-from codesign.dqm import table as tbl
+from codesign.dqm import tags
 from codesign.errors import ConfigError, DataError
 
 log = logging.getLogger("codesign")
-MODELS_DIR = "models"
 SPLIT_FILE = "split.json"
-TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-class Settings(Frozen):
+class TrainSettings(Frozen):
     """What `--config` (JSON or YAML, AutoDQM_ML's keys) may hold; command-line flags override it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -56,14 +54,11 @@ class Settings(Frozen):
     @field_validator("tag")
     @classmethod
     def _safe_tag(cls, value: str) -> str:
-        if not TAG.match(value):
-            raise ValueError("a tag names files and columns: letters, digits, '_', '.', '-' only, not starting "
-                             "with '.'")
-        return value
+        return tags.check(value)
 
 
 @dataclass
-class Result:
+class TrainRun:
     output: Path
     model_dir: Path
     loaded: bool
@@ -72,10 +67,8 @@ class Result:
     seconds: float
 
 
-def read_settings(path: str | None, overrides: dict) -> Settings:
+def read_settings(path: str | None, overrides: dict) -> TrainSettings:
     """The config file (if any) with the non-None command-line values on top."""
-    from codesign.config import read_mapping
-
     data: dict = {}
     if path:
         p = Path(path)
@@ -97,10 +90,10 @@ def read_settings(path: str | None, overrides: dict) -> Settings:
     data = {**data, **{k: v for k, v in overrides.items() if v is not None}, "config": options}
     if "name" in data and "algorithm" in data:
         data.pop("name")
-    return parse(Settings, data, path or "command line")
+    return parse(TrainSettings, data, path or "command line")
 
 
-def assign_split(runs: np.ndarray, labels: np.ndarray, missing: np.ndarray, low: np.ndarray, settings: Settings,
+def assign_split(runs: np.ndarray, labels: np.ndarray, missing: np.ndarray, low: np.ndarray, settings: TrainSettings,
                  force_train: int | None = None) -> np.ndarray:
     """train / val / test / low_stat / missing per run; bad runs never in train or val."""
     split = np.full(len(runs), "test", dtype=object)
@@ -132,7 +125,7 @@ def _load_existing(model_dir: Path, algo: algos.Algorithm, histograms: list[str]
     return saved
 
 
-def run(settings: Settings) -> Result:
+def run(settings: TrainSettings) -> TrainRun:
     start = time.perf_counter()
     source = Path(settings.input_file)
     out_dir = Path(settings.output_dir)
@@ -164,7 +157,7 @@ def run(settings: Settings) -> Result:
     infos = {h: table.info(h) for h in histograms}
     everything = algos.Runs(runs, values, infos)
 
-    model_dir = out_dir / MODELS_DIR / settings.tag
+    model_dir = tags.model_dir(out_dir, settings.tag)
     loaded = (model_dir / algos.STATE_FILE).is_file()
     if loaded:
         algo = _load_existing(model_dir, algo, histograms)
@@ -186,9 +179,7 @@ def run(settings: Settings) -> Result:
         if model_dir.exists():
             raise ConfigError(f"{model_dir}: exists but holds no {algos.STATE_FILE} (an interrupted training?); "
                               "delete it or choose a new --tag")
-        from codesign.outdir import fresh
-
-        with fresh(model_dir) as tmp:
+        with outdir.fresh(model_dir) as tmp:
             tmp.rmdir()
             algo.save(tmp)
             (tmp / SPLIT_FILE).write_text(json.dumps({str(r): s for r, s in zip(runs.tolist(), split)}) + "\n")
@@ -210,9 +201,9 @@ def run(settings: Settings) -> Result:
     meta["tags"] = {**meta.get("tags", {}), settings.tag: {
         "algorithm": algo.name, "config": algo.config.model_dump(mode="json"), "histograms": histograms,
         "seed": settings.seed, "min_entries": settings.min_entries, "split": counts,
-        "model_dir": str(Path(MODELS_DIR) / settings.tag), "provenance": provenance.record(seed=settings.seed)}}
+        "model_dir": str(Path(tags.MODELS_DIR) / settings.tag), "provenance": provenance.record(seed=settings.seed)}}
     tbl.write(output, tbl.Table(frame, table.arrays, table.infos, meta))
     lines.append(f"scores added as '<histogram>{tbl.SCORE}{settings.tag}'"
                  + (f" and reconstructions as '<histogram>{tbl.RECO}{settings.tag}'" if algo.reconstructs else "")
                  + f"; saved to {output}")
-    return Result(output, model_dir, loaded, counts, lines, time.perf_counter() - start)
+    return TrainRun(output, model_dir, loaded, counts, lines, time.perf_counter() - start)

@@ -30,9 +30,17 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign import escape, outdir, provenance
+from codesign import escape, evaluation, metrics, outdir, provenance
+from codesign.core import persistence
 from codesign.errors import CodesignError, ConfigError, ToolError
+from codesign.firmware import firmware as fw_mod
+from codesign.firmware import fixed, qonnx_io
+from codesign.hardware import synth
+from codesign.hardware.targets import Budget
+from codesign.search import candidate, objective, studydata
 from codesign.search.results import StudyError, StudyView, load
+from codesign.search.rundir import RunDir
+from codesign.search.trial import TrialRecord
 
 BUNCH_CROSSING_HZ = 40e6  # LHC bunch-crossing rate: a false-positive rate per event is a trigger rate
 FPRS = (1e-5, 3e-5, 1e-4, 1e-3)
@@ -43,7 +51,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 
 
 @dataclass(frozen=True)
-class Result:
+class Bundle:
     out: Path
     trial: int
     n_vectors: int
@@ -58,8 +66,6 @@ class Result:
 
 def parse_filter(text: str) -> list[tuple[str, str, float]]:
     """'luts<=20000, dsp<=100, latency_ns<50' -> [(lut, <=, 20000), ...]."""
-    from codesign.hardware.targets import Budget
-
     out = []
     for item in filter(None, (p.strip() for p in text.split(","))):
         m = re.fullmatch(r"([a-z_0-9]+)\s*(<=|<|>=|>|==)\s*([0-9.eE+-]+)", item.lower())
@@ -76,7 +82,7 @@ def parse_filter(text: str) -> list[tuple[str, str, float]]:
     return out
 
 
-def select(view: StudyView, trial: int | None, best: str | None) -> dict:
+def select(view: StudyView, trial: int | None, best: str | None) -> TrialRecord:
     """The record to export: trial N, or the best figure of merit among complete trials meeting the filter."""
     if (trial is None) == (best is None):
         raise ConfigError("give exactly one of --trial N or --best 'luts<=20000'")
@@ -84,14 +90,14 @@ def select(view: StudyView, trial: int | None, best: str | None) -> dict:
         return view.trial(trial, what="--trial")
     ops = {"<=": np.less_equal, "<": np.less, ">=": np.greater_equal, ">": np.greater, "==": np.equal}
     limits = parse_filter(best)
-    ok = [r for r in view.complete if all(ops[op](float(r["estimate"][k]), v) for k, op, v in limits)]
+    ok = [r for r in view.complete if all(ops[op](r.resource(k), v) for k, op, v in limits)]
     if not ok:
-        closest = min(view.complete, key=lambda r: float(r["estimate"][limits[0][0]]), default=None)
+        closest = min(view.complete, key=lambda r: r.resource(limits[0][0]), default=None)
         hint = (f"; the smallest {limits[0][0]} is trial {closest['number']} with "
                 f"{float(closest['estimate'][limits[0][0]]):,.0f}") if closest else ""
         raise StudyError(f"--best {best!r}: none of the {len(view.complete)} complete trials meets it{hint}")
     resource, merit = view.settings.resource, view.settings.merit
-    return max(ok, key=lambda r: (merit.goodness(r), -float(r["estimate"][resource]), -r["number"]))
+    return max(ok, key=lambda r: (merit.goodness(r), -r.resource(resource), -r.number))
 
 
 # ---------------------------------------------------------------- writing
@@ -102,7 +108,7 @@ COMMAND = "export"
 
 def write(run_dir: str | Path, out: str | Path, trial: int | None = None, best: str | None = None,
           force: bool = False, tar: bool = False, synth: bool = False, n_background: int = N_BACKGROUND_VECTORS,
-          n_signal: int = N_SIGNAL_VECTORS) -> Result:
+          n_signal: int = N_SIGNAL_VECTORS) -> Bundle:
     start = time.perf_counter()
     run_dir, out = Path(run_dir), Path(out)
     view = load(run_dir)
@@ -110,9 +116,9 @@ def write(run_dir: str | Path, out: str | Path, trial: int | None = None, best: 
     outdir.check(out, COMMAND, force=force, inputs=[run_dir], not_inside=[run_dir])
     if tar:
         _check_tarball(_tar_path(out), force)
-    fw_dir = run_dir / record["firmware"]
+    fw_dir = run_dir / record.firmware
     if not (fw_dir / "firmware.json").is_file():
-        raise StudyError(f"{fw_dir}: trial {record['number']}'s firmware is not in the run directory "
+        raise StudyError(f"{fw_dir}: trial {record.number}'s firmware is not in the run directory "
                          "(copied without firmware/?)")
     with outdir.staged(out, COMMAND, force=force, inputs=[run_dir], not_inside=[run_dir]) as tmp:
         _write(view, record, fw_dir, tmp, n_background, n_signal)
@@ -126,7 +132,7 @@ def write(run_dir: str | Path, out: str | Path, trial: int | None = None, best: 
         manifest.update(verification=check, synthesis=synthesis, created=provenance.record()["created"])
         _json(tmp / "manifest.json", manifest)
     tarball = _tar(out) if tar else None
-    return Result(out, record["number"], check["n_vectors"], check["n_exact"], tarball, synthesis,
+    return Bundle(out, record.number, check["n_vectors"], check["n_exact"], tarball, synthesis,
                   time.perf_counter() - start)
 
 
@@ -169,12 +175,7 @@ def _sha256(paths) -> str:
     return h.hexdigest()
 
 
-def _write(view: StudyView, record: dict, fw_dir: Path, out: Path, n_background: int, n_signal: int) -> None:
-    from codesign import evaluation, metrics
-    from codesign.firmware import firmware as fw_mod
-    from codesign.firmware import fixed
-    from codesign.search import studydata
-
+def _write(view: StudyView, record: TrialRecord, fw_dir: Path, out: Path, n_background: int, n_signal: int) -> None:
     fw = fw_mod.load(fw_dir)
     hls = out / "hls"
     _copy_project(fw.project_dir, hls)
@@ -184,9 +185,9 @@ def _write(view: StudyView, record: dict, fw_dir: Path, out: Path, n_background:
 
     # test vectors: background, each signal, edge inputs; integers exactly as the firmware's ports see them
     try:
-        data = studydata.candidate_data(_candidate(view, record), view.run_dir)
+        data = studydata.candidate_data(candidate.of_study(record.params, view.settings), view.run_dir)
     except (OSError, KeyError, ValueError) as exc:
-        raise StudyError(f"{view.run_dir / studydata.DATA_DIR}: the study's data is needed for test vectors and "
+        raise StudyError(f"{RunDir(view.run_dir).data}: the study's data is needed for test vectors and "
                          f"thresholds ({exc})") from None
     groups = [("background", np.asarray(data.x_test[:n_background]))]
     groups += [(name, np.asarray(x[:n_signal])) for name, x in data.signals.items()]
@@ -225,9 +226,6 @@ def _write(view: StudyView, record: dict, fw_dir: Path, out: Path, n_background:
     with tempfile.TemporaryDirectory() as work:
         graph_file, model_note = _graph_file(view, record, fw, Path(work))
         if graph_file is not None:
-            from codesign.core import persistence
-            from codesign.firmware import qonnx_io
-
             shutil.copyfile(graph_file, model_dir / "firmware_graph.h5")
             graph = persistence.load_keras(graph_file)
             if any(type(layer).__name__ in ("LSTM", "QLSTM") for layer in graph.layers):
@@ -245,7 +243,7 @@ def _write(view: StudyView, record: dict, fw_dir: Path, out: Path, n_background:
     _json(model_dir / "preprocessing.json", constants)
 
     names = list(data.input_names) if len(data.input_names) == n_in else [f"x{i}" for i in range(n_in)]
-    if view.settings.merit.key != "tpr":  # a compression: the outputs are the latent code, decoded offline
+    if not view.merit.is_efficiency:  # a compression: the outputs are the latent code, decoded offline
         _compression_manifest(out, view, record, fw, hls, top, ports, groups, labels, graph_file, model_note, names)
         return
     # thresholds at trigger rates, on the full background test set (the emulator is bit-exact)
@@ -267,9 +265,9 @@ def _write(view: StudyView, record: dict, fw_dir: Path, out: Path, n_background:
                   "meaning": "sum of squared reconstruction errors of the " + (
                       "preprocessed inputs (model/preprocessing.json)" if "preprocess" in constants
                       else "physical inputs") + ", saturating"},
-        "fpr": next(iter(record["scores"].values()))["fpr"],
+        "fpr": next(iter(record.scored["scores"].values()))["fpr"],
         "thresholds": thresholds,
-        "scores": record["scores"], "tpr": record["tpr"], "tpr_error": record["tpr_error"], "auc": record["auc"],
+        **{k: record.scored[k] for k in ("scores", "tpr", "tpr_error", "auc")},
         "vectors": _vectors_entry(groups, labels),
     }
     _json(out / "manifest.json", manifest)
@@ -283,7 +281,7 @@ def _vectors_entry(groups, labels) -> dict:
                       "pattern of the output port(s)"}
 
 
-def _compression_manifest(out: Path, view: StudyView, record: dict, fw, hls: Path, top: str, ports, groups,
+def _compression_manifest(out: Path, view: StudyView, record: TrialRecord, fw, hls: Path, top: str, ports, groups,
                           labels, graph_file, model_note: str, names: list[str]) -> None:
     """A compression encoder's bundle: the latent code is the output; the decoder (Keras h5) unpacks it offline."""
     out_t = fw.output_types[0]
@@ -300,7 +298,7 @@ def _compression_manifest(out: Path, view: StudyView, record: dict, fw, hls: Pat
                  "meaning": "the latent code the front-end ships; decode offline with model/decoder.h5 "
                             "(inputs: code values as floats = port integer / 2^fraction_bits) and undo the "
                             "standardisation and representation in model/decoder.json"},
-        "rms": record["rms"], "rms_error": record["rms_error"], "residuals": record["residuals"],
+        **{k: record.scored[k] for k in ("rms", "rms_error", "residuals")},
         "decoder": "model/decoder.h5" if (out / "model" / "decoder.h5").is_file() else None,
         "vectors": _vectors_entry(groups, labels),
     }
@@ -308,12 +306,12 @@ def _compression_manifest(out: Path, view: StudyView, record: dict, fw, hls: Pat
     _readme(out, manifest, view)
 
 
-def _common_manifest(view: StudyView, record: dict, fw, hls: Path, top: str, ports, graph_file, model_note: str,
+def _common_manifest(view: StudyView, record: TrialRecord, fw, hls: Path, top: str, ports, graph_file, model_note: str,
                      names: list[str]) -> dict:
     """What every bundle's manifest says: the trial, hashes, ports and inputs, estimate, versions, study."""
     in_t = fw.units.type
     return {
-        "trial": record["number"], "params": record["params"], "architecture": view.describe(record["params"]),
+        "trial": record.number, "params": record.params, "architecture": view.describe(record.params),
         "run_dir": str(view.run_dir.resolve().name), "firmware_key": fw.key,
         "model": model_note,
         "hashes": {"firmware_graph_h5": _sha256([graph_file]) if graph_file is not None else None,
@@ -324,7 +322,7 @@ def _common_manifest(view: StudyView, record: dict, fw, hls: Path, top: str, por
                     (i + 1) * in_t.width - 1], "unit_exponent": int(e), "physical_format": str(f),
                     "meaning": f"port value = floor(x / 2^{int(e)}), saturating"}
                    for i, (e, f) in enumerate(zip(fw.units.exponents, fw.units.formats()))],
-        "estimate": record["estimate"], "bit_exact_in_search": record.get("bit_exact"),
+        "estimate": record.estimate, "bit_exact_in_search": record.bit_exact.to_dict() if record.bit_exact else None,
         "layers": fw.info.get("precisions", []), "target": {"part": fw.info["part"],
                                                              "clock_period_ns": fw.info["clock_period_ns"],
                                                              "backend": fw.info.get("backend")},
@@ -334,41 +332,22 @@ def _common_manifest(view: StudyView, record: dict, fw, hls: Path, top: str, por
     }
 
 
-def _graph_file(view: StudyView, record: dict, fw, work: Path) -> tuple[Path | None, str]:
+def _graph_file(view: StudyView, record: TrialRecord, fw, work: Path) -> tuple[Path | None, str]:
     """The firmware graph (Keras h5) and where it came from.
 
     Firmware built before codesign kept the graph has none: the candidate is retrained from its
     recorded parameters and seed and rebuilt in `work`; only if that gives the same firmware key
     (the same weights and precisions) is its graph used.
     """
-    from codesign.firmware import firmware as fw_mod
-
     path = fw.directory / fw_mod.GRAPH_FILE
     if path.is_file():
         return path, "the graph the firmware was built from"
-    from codesign.hardware import targets
-    from codesign.search import objective, studydata
-
-    s = view.settings
-    c = _candidate(view, record)
-    objective.tf_threads(int(s.tf_threads))
-    data = studydata.candidate_data(c, view.run_dir)
-    rebuilt = objective.build(c, objective.train(c, data), data, targets.load(s.target), work)
+    rebuilt = objective.rebuild(candidate.of_study(record.params, view.settings), view.run_dir, view.settings,
+                                work)
     if rebuilt.key != fw.key:
         return None, (f"not included: the firmware predates kept graphs and retraining gave firmware {rebuilt.key}, "
                       f"not {fw.key}")
     return rebuilt.directory / fw_mod.GRAPH_FILE, "retrained from the recorded parameters and seed; same firmware key"
-
-
-def _candidate(view: StudyView, record: dict):
-    """The trial's candidate, remade from its recorded parameters and the study's base config."""
-    from codesign import config as cfg
-    from codesign import tasks
-    from codesign.search import candidate as cand
-
-    task = tasks.get(view.settings.task)
-    return cand.make(record["params"], cfg.parse(task.Config, view.settings.base_config, "search base config"),
-                     task.Config)
 
 
 def _write_rows(path: Path, rows: np.ndarray) -> None:
@@ -406,8 +385,6 @@ def verify(bundle: Path) -> dict:
 
 
 def _synthesise(bundle: Path) -> dict:
-    from codesign.hardware import synth
-
     tool = synth.hls_tool()
     if tool is None:
         print("codesign: synthesis skipped: neither vitis_hls nor vivado_hls is on PATH")

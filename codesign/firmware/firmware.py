@@ -21,7 +21,8 @@ import numpy as np
 from codesign import provenance
 from codesign.core import persistence
 from codesign.core.preprocessing import Preprocessor
-from codesign.firmware import fixed
+from codesign.core.scoring import oldest_step_error
+from codesign.firmware import convert, csim, fixed, program
 from codesign.firmware.convert import InputUnits
 from codesign.firmware.csim import CSim
 from codesign.firmware.options import FirmwareOptions
@@ -92,8 +93,6 @@ class Firmware:
         sequence = self.info.get("input_shape", [])
         if not self.info.get("score_head", False):
             if len(sequence) == 2:
-                from codesign.core.scoring import oldest_step_error
-
                 (out,) = self.emulate(x)
                 x = np.asarray(x, dtype=np.float64)
                 return oldest_step_error(x.reshape(len(x), *sequence), fixed.to_float(out, self.output_types[0].frac))
@@ -135,8 +134,6 @@ def build(model, spec=None, preprocessor: Preprocessor | None = None, x_calib: n
     every precision that no quantizer fixes; `input_groups` names each input's physical quantity
     (e.g. 'pt', 'eta', 'phi'), and inputs of one quantity share their units.
     """
-    from codesign.firmware import convert
-
     options = options or FirmwareOptions()
     if x_calib is None:
         raise ValueError("x_calib (calibration inputs) is required to size the firmware precisions")
@@ -156,15 +153,13 @@ def build(model, spec=None, preprocessor: Preprocessor | None = None, x_calib: n
         persistence.save_model(Path(output_dir).parent / GRAPH_FILE, graph)  # for export (QONNX, Keras)
         return hls_model
 
-    return _compile_cached(key, make, units, options, part, clock_period_ns, cache_dir,
+    return compile_cached(key, make, units, options, part, clock_period_ns, cache_dir,
                            {"hls_config": cfg, "peaks": peaks, "source": "keras",
                             "input_shape": [int(d) for d in graph.input_shape[1:]]})
 
 
-def _compile_cached(key: str, make_hls_model, units: InputUnits, options: FirmwareOptions, part: str,
+def compile_cached(key: str, make_hls_model, units: InputUnits, options: FirmwareOptions, part: str,
                     clock_period_ns: float, cache_dir, extra: dict) -> Firmware:
-    from codesign.firmware import csim, program
-
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     target = cache / key
     cache.mkdir(parents=True, exist_ok=True)

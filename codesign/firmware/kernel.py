@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from codesign.firmware import fixed
+from codesign.firmware import fixed, ops
 from codesign.firmware.fixed import FixedType
 
 # codes of the quantisation and overflow modes, in fixed.py's order (TRN = 0 ... RND_CONV = 6; WRAP = 0, SAT = 1)
@@ -65,12 +65,22 @@ def _shift(frac_in: int, t: FixedType) -> int:
     return shift
 
 
+@dataclass
+class _Block:
+    """What a step builder sees: the loops, the tensors laid out so far, and `alloc` for its output."""
+
+    loops: object
+    tensors: dict[str, tuple[int, int, FixedType]]  # name -> (offset, width, type)
+    alloc: Callable[[str, int, FixedType], int]
+    n_inputs: int
+
+    def input(self, op, k: int = 0) -> tuple[int, int, FixedType]:
+        return self.tensors[op.inputs[k]]
+
+
 def compile_program(program, n_inputs: int) -> Compiled:
     """The compiled steps of a Program reading `n_inputs` values per event, or NotCompilable."""
-    from codesign.firmware import program as P
-
-    loops = _loops()
-    tensors: dict[str, tuple[int, int, FixedType]] = {}  # name -> (offset, width, type)
+    tensors: dict[str, tuple[int, int, FixedType]] = {}
     steps: list[Callable] = []
     size = 0
 
@@ -80,61 +90,95 @@ def compile_program(program, n_inputs: int) -> Compiled:
         size += width
         return tensors[name][0]
 
+    block = _Block(_loops(), tensors, alloc, n_inputs)
     for op in program.ops:
         out = _type(op.out)
-        kind = type(op)
-        if kind is P.InputOp:
-            o = alloc(op.name, n_inputs, op.out)
-            steps.append(lambda x, f, n, buf, o=o, t=op.out, c=out: loops.inputs(x, f, n, buf, o, t.frac, *c))
-            continue
-        i0, width, xt = tensors[op.inputs[0]]
-        xb = fixed.signed_bits(xt)
-        if kind is P.DenseOp:
-            steps.append(_dense(op, loops, i0, xt, alloc, out))
-        elif kind is P.BatchNormOp:
-            st, bt = op.scale_type, op.bias_type
-            frac = xt.frac + st.frac
-            up = max(bt.frac - frac, 0)  # the product's shift, or the bias' below
-            down = max(frac - bt.frac, 0)
-            _check(max(xb + fixed.signed_bits(st) + up, fixed.signed_bits(bt) + down) + 1, f"{op.name}: scale, bias")
-            shift = _shift(frac + up, op.out)
-            o = alloc(op.name, width, op.out)
-            scale, bias = np.asarray(op.scale, np.int64), np.asarray(op.bias, np.int64) << down
-            steps.append(lambda x, f, n, buf, a=(i0, o, width, scale, bias, up, shift, *out):
-                         loops.batchnorm(buf, n, *a))
-        elif kind in (P.ActivationOp, P.IdentityOp):
-            relu = kind is P.ActivationOp and op.activation == "relu"
-            shift = _shift(xt.frac, op.out)
-            _check(xb - min(shift, 0), f"{op.name}: the shifted input")
-            o = alloc(op.name, width, op.out)
-            steps.append(lambda x, f, n, buf, a=(i0, o, width, relu, shift, *out): loops.activation(buf, n, *a))
-        elif kind is P.LeakyReLUOp:
-            pfrac = xt.frac + op.param_type.frac
-            pos, neg = _shift(xt.frac, op.out), _shift(pfrac, op.out)
-            _check(xb + fixed.signed_bits(op.param_type) - min(neg, 0), f"{op.name}: the slope product")
-            _check(xb - min(pos, 0), f"{op.name}: the shifted input")
-            o = alloc(op.name, width, op.out)
-            steps.append(lambda x, f, n, buf, a=(i0, o, width, int(op.alpha), pos, neg, *out):
-                         loops.leaky(buf, n, *a))
-        elif kind is P.MergeOp and op.op in ("add", "subtract", "multiply"):
-            i1, width1, yt = tensors[op.inputs[1]]
-            if width1 != width:
-                raise NotCompilable(f"{op.name}: a broadcasting merge")
-            yb = fixed.signed_bits(yt)
-            if op.op == "multiply":
-                code, sa, sb, frac = 2, 0, 0, xt.frac + yt.frac
-                _check(xb + yb - min(frac - op.out.frac, 0), f"{op.name}: the product")
-            else:
-                frac = max(xt.frac, yt.frac)
-                code, sa, sb = (0 if op.op == "add" else 1), frac - xt.frac, frac - yt.frac
-                _check(max(xb - xt.frac, yb - yt.frac) + frac + 1 - min(frac - op.out.frac, 0), f"{op.name}: the sum")
-            shift = _shift(frac, op.out)
-            o = alloc(op.name, width, op.out)
-            steps.append(lambda x, f, n, buf, a=(i0, i1, o, width, code, sa, sb, shift, *out): loops.merge(buf, n, *a))
-        else:
-            raise NotCompilable(f"{op.name}: {kind.__name__} is not written as a compiled loop")
+        build = STEPS.get(type(op))
+        if build is None:
+            raise NotCompilable(f"{op.name}: {type(op).__name__} is not written as a compiled loop")
+        steps.append(build(op, block, out))
     return Compiled(steps, size, [(tensors[name][0], tensors[name][1]) for name in program.outputs],
                     [op.name for op in program.ops])
+
+
+def _input_step(op, b: _Block, out) -> Callable:
+    o = b.alloc(op.name, b.n_inputs, op.out)
+    loops = b.loops
+    return lambda x, f, n, buf, o=o, t=op.out, c=out: loops.inputs(x, f, n, buf, o, t.frac, *c)
+
+
+def _batchnorm_step(op, b: _Block, out) -> Callable:
+    i0, width, xt = b.input(op)
+    xb = fixed.signed_bits(xt)
+    st, bt = op.scale_type, op.bias_type
+    frac = xt.frac + st.frac
+    up = max(bt.frac - frac, 0)  # the product's shift, or the bias' below
+    down = max(frac - bt.frac, 0)
+    _check(max(xb + fixed.signed_bits(st) + up, fixed.signed_bits(bt) + down) + 1, f"{op.name}: scale, bias")
+    shift = _shift(frac + up, op.out)
+    o = b.alloc(op.name, width, op.out)
+    scale, bias = np.asarray(op.scale, np.int64), np.asarray(op.bias, np.int64) << down
+    loops = b.loops
+    return lambda x, f, n, buf, a=(i0, o, width, scale, bias, up, shift, *out): loops.batchnorm(buf, n, *a)
+
+
+def _activation_step(op, b: _Block, out) -> Callable:
+    """ActivationOp (linear, relu) and IdentityOp: the input assigned to the result type."""
+    i0, width, xt = b.input(op)
+    xb = fixed.signed_bits(xt)
+    relu = type(op) is ops.ActivationOp and op.activation == "relu"
+    shift = _shift(xt.frac, op.out)
+    _check(xb - min(shift, 0), f"{op.name}: the shifted input")
+    o = b.alloc(op.name, width, op.out)
+    loops = b.loops
+    return lambda x, f, n, buf, a=(i0, o, width, relu, shift, *out): loops.activation(buf, n, *a)
+
+
+def _leaky_step(op, b: _Block, out) -> Callable:
+    i0, width, xt = b.input(op)
+    xb = fixed.signed_bits(xt)
+    pfrac = xt.frac + op.param_type.frac
+    pos, neg = _shift(xt.frac, op.out), _shift(pfrac, op.out)
+    _check(xb + fixed.signed_bits(op.param_type) - min(neg, 0), f"{op.name}: the slope product")
+    _check(xb - min(pos, 0), f"{op.name}: the shifted input")
+    o = b.alloc(op.name, width, op.out)
+    loops = b.loops
+    return lambda x, f, n, buf, a=(i0, o, width, int(op.alpha), pos, neg, *out): loops.leaky(buf, n, *a)
+
+
+def _merge_step(op, b: _Block, out) -> Callable:
+    i0, width, xt = b.input(op)
+    if op.op not in ("add", "subtract", "multiply"):
+        raise NotCompilable(f"{op.name}: {type(op).__name__} is not written as a compiled loop")
+    xb = fixed.signed_bits(xt)
+    i1, width1, yt = b.input(op, 1)
+    if width1 != width:
+        raise NotCompilable(f"{op.name}: a broadcasting merge")
+    yb = fixed.signed_bits(yt)
+    if op.op == "multiply":
+        code, sa, sb, frac = 2, 0, 0, xt.frac + yt.frac
+        _check(xb + yb - min(frac - op.out.frac, 0), f"{op.name}: the product")
+    else:
+        frac = max(xt.frac, yt.frac)
+        code, sa, sb = (0 if op.op == "add" else 1), frac - xt.frac, frac - yt.frac
+        _check(max(xb - xt.frac, yb - yt.frac) + frac + 1 - min(frac - op.out.frac, 0), f"{op.name}: the sum")
+    shift = _shift(frac, op.out)
+    o = b.alloc(op.name, width, op.out)
+    loops = b.loops
+    return lambda x, f, n, buf, a=(i0, i1, o, width, code, sa, sb, shift, *out): loops.merge(buf, n, *a)
+
+
+def _dense_step(op, b: _Block, out) -> Callable:
+    i0, _, xt = b.input(op)
+    return _dense(op, b.loops, i0, xt, b.alloc, out)
+
+
+# The op classes written as compiled loops, each with the builder of its step; any other op raises NotCompilable.
+STEPS: dict[type, Callable] = {
+    ops.InputOp: _input_step, ops.DenseOp: _dense_step, ops.BatchNormOp: _batchnorm_step,
+    ops.ActivationOp: _activation_step, ops.IdentityOp: _activation_step, ops.LeakyReLUOp: _leaky_step,
+    ops.MergeOp: _merge_step,
+}
 
 
 def _dense(op, loops, i0: int, xt: FixedType, alloc, out) -> Callable:
@@ -159,7 +203,7 @@ def _dense(op, loops, i0: int, xt: FixedType, alloc, out) -> Callable:
     bias_exact = fb <= fa and bb - fb <= acc_int
     if products_exact and bias_exact and acc.overflow == "WRAP":
         up = fa - prod_frac
-        _check(op._sum_bound_bits(xt, fa) + 1, f"{op.name}: the sum")
+        _check(op.sum_bound_bits(xt, fa) + 1, f"{op.name}: the sum")
         return lambda x, f, n, buf, a=(i0, n_in, o, n_out, weight, bias, up, aw, asg, aovf, shift, *out): \
             loops.dense(buf, n, *a)
     down = prod_frac - fa

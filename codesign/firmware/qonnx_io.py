@@ -15,7 +15,7 @@ import numpy as np
 from codesign.errors import FirmwareError, ModelFileError
 from codesign.firmware import fixed
 from codesign.firmware.convert import InputUnits
-from codesign.firmware.firmware import PROJECT_NAME, Firmware, _compile_cached, cache_key
+from codesign.firmware.firmware import PROJECT_NAME, Firmware, cache_key, compile_cached
 from codesign.firmware.options import FirmwareOptions
 
 
@@ -104,5 +104,5 @@ def build(path: str | Path, x_calib: np.ndarray, options: FirmwareOptions | None
             raise FirmwareError(f"hls4ml could not convert {path}: {exc.__class__.__name__}: "
                                 f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
 
-    return _compile_cached(key, make, units, options, part, clock_period_ns, cache_dir,
+    return compile_cached(key, make, units, options, part, clock_period_ns, cache_dir,
                            {"hls_config": cfg, "source": f"qonnx:{Path(path).name}", "input_type": str(input_type)})

@@ -3,7 +3,7 @@
 Per layer, the model counts what the generated C++ asks HLS to build — multipliers,
 adder-tree bits, multiplexers, registers, ROM tables — and turns the counts into LUT,
 FF, DSP and BRAM with coefficients fitted to real Vivado/Vitis HLS reports
-(`codesign/hardware/calibration.yaml`, written by `codesign.hardware.calibrate`).
+(`codesign/hardware/calibration/coefficients.yaml`, written by `codesign.hardware.calibrate`).
 
 Weight values matter and are used: a zero weight costs nothing, a power of two is a
 shift, and at reuse factor 1 (weights are constants) HLS maps a multiplication to a
@@ -11,6 +11,8 @@ DSP only when both operands are wide enough and the constant has enough signific
 bits; otherwise it becomes shift-and-add logic, costed by the constant's canonical
 signed digits. With reuse factor > 1 the weights are read from arrays, so the shared
 multipliers are generic and only the declared widths matter.
+
+Each layer kind has its `CostModel` (`COST_MODELS`, registered with `@cost_model("kind")`).
 
 The result is what the HLS report would say; `Coefficients.synth_ratio` maps it to what
 Vivado logic synthesis reports (LUT about half, DSP equal), which is what must fit.
@@ -27,7 +29,7 @@ from pydantic import Field
 
 from codesign import config as cfg
 from codesign.config import Frozen
-from codesign.hardware.graph import Graph, Layer
+from codesign.hardware.graph import Graph, Layer, UnsupportedLayer
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration") / "coefficients.yaml"
 RESOURCES = ("lut", "ff", "dsp", "bram18")
@@ -126,6 +128,49 @@ def _zero_counts() -> Counts:
                                     "product_bits", "live_bits", "cycles")})
 
 
+# ---------------------------------------------------------------- one cost model per layer kind
+
+
+class CostModel:
+    """The analytic model of one layer kind: its raw counts, its pipeline stages and its initiation interval."""
+
+    estimated = True  # False: the kind costs nothing and is left out of an estimate (inputs, reshapes)
+
+    def counts(self, layer: Layer, family: str, co: Coefficients) -> Counts:
+        return _zero_counts()
+
+    def cycles(self, layer: Layer, clock_ns: float, co: Coefficients, depth: float = 0) -> int:
+        return 0
+
+    def ii(self, layer: Layer) -> int:
+        return 1
+
+
+COST_MODELS: dict[str, CostModel] = {}  # Layer.kind -> its model
+
+
+def cost_model(*kinds: str):
+    """Class decorator: the cost model of the given layer kinds (one model per kind)."""
+
+    def add(cls: type[CostModel]) -> type[CostModel]:
+        taken = [k for k in kinds if k in COST_MODELS]
+        if taken:
+            raise ValueError(f"layer kind(s) {', '.join(taken)} already have a cost model")
+        model = cls()
+        COST_MODELS.update(dict.fromkeys(kinds, model))
+        return cls
+
+    return add
+
+
+def cost_model_of(layer: Layer) -> CostModel:
+    model = COST_MODELS.get(layer.kind)
+    if model is None:
+        raise UnsupportedLayer(f"no cost model for layer kind {layer.kind!r} ({layer.name}); "
+                               f"modelled: {', '.join(sorted(COST_MODELS))}")
+    return model
+
+
 def dense_counts(layer: Layer, family: str, co: Coefficients) -> Counts:
     w = np.asarray(layer.weight)
     xb, wb = layer.in_type.width, layer.weight_type.width
@@ -168,10 +213,83 @@ def dense_counts(layer: Layer, family: str, co: Coefficients) -> Counts:
     return c
 
 
+@cost_model("dense")
+class DenseCost(CostModel):
+    """Multipliers (DSP or shift-and-add logic, per weight), the adder tree, and the weight storage."""
+
+    def counts(self, layer, family, co):
+        return dense_counts(layer, family, co)
+
+    def cycles(self, layer, clock_ns, co, depth=0):
+        rf = max(1, min(layer.reuse, layer.n_mult))
+        # register boundaries crossed by the multiply and the adder tree
+        base = math.floor((co.t_mult_ns + depth * co.t_add_ns) / clock_ns + 1e-9)
+        return base + (0 if rf == 1 else math.ceil(co.cycles_per_reuse * (rf - 1)))
+
+    def ii(self, layer):
+        return max(1, min(layer.reuse, layer.n_mult))
+
+
+@cost_model("activation", "merge", "batchnorm")
+class ElementwiseCost(CostModel):
+    """A comparison/multiplexer or an add per element; a multiplier per element for batchnorm and products."""
+
+    def counts(self, layer, family, co):
+        c = _zero_counts()
+        c["act_bits"] = float(layer.n_out * layer.out_type.width)
+        if layer.kind == "batchnorm" or (layer.kind == "merge" and layer.activation == "multiply"):
+            other = (layer.weight_type or layer.in_type).width
+            c["dsp"] = float(layer.n_out) if min(layer.in_type.width, other) >= co.dsp_min_width else 0.0
+        return c
+
+
+@cost_model("table")
+class TableCost(CostModel):
+    """A ROM lookup per element (sigmoid, tanh ...), two per BRAM port pair."""
+
+    def counts(self, layer, family, co):
+        c = _zero_counts()
+        n, width = layer.n_out, layer.out_type.width
+        ii = max(1, layer.reuse)
+        per_port = self.per_port(layer)
+        c.update(table_lookups=float(n), act_bits=float(n * width), live_bits=float(n * width),
+                 bram18=float(math.ceil(n / (2 * ii)) * per_port))
+        return c
+
+    @staticmethod
+    def per_port(layer: Layer) -> int:
+        return math.ceil(layer.table_size * max(layer.table_width, 1) / BRAM18_BITS)
+
+    def cycles(self, layer, clock_ns, co, depth=0):
+        return co.cycles_table
+
+
+@cost_model("softmax")
+class SoftmaxCost(TableCost):
+    """The exponential table per element, the inverse table once, and a multiplier per output."""
+
+    def counts(self, layer, family, co):
+        c = super().counts(layer, family, co)
+        c["bram18"] += self.per_port(layer)  # the inverse table, one lookup
+        c["softmax_outputs"] = float(layer.n_out)
+        return c
+
+    def cycles(self, layer, clock_ns, co, depth=0):
+        return co.cycles_softmax
+
+
+@cost_model("input", "free")
+class FreeCost(CostModel):
+    """Inputs, reshapes, time-distributed wrappers: wires."""
+
+    estimated = False
+
+
 def counts(layer: Layer, family: str, co: Coefficients, clock_ns: float = 5.0) -> Counts:
     """All counts of one layer, including its pipeline stages and the registers they imply."""
-    c = dense_counts(layer, family, co) if layer.kind == "dense" else _other_counts(layer, co)
-    c["cycles"] = float(layer_cycles(layer, clock_ns, co, c["depth"]))
+    model = cost_model_of(layer)
+    c = model.counts(layer, family, co)
+    c["cycles"] = float(model.cycles(layer, clock_ns, co, c["depth"]))
     # Registers: products are registered when the layer is pipelined at all; the live partial sums
     # (or outputs) are registered once per pipeline stage.
     c["reg_product_bits"] = c["product_bits"] if c["cycles"] > 0 else 0.0
@@ -179,36 +297,8 @@ def counts(layer: Layer, family: str, co: Coefficients, clock_ns: float = 5.0) -
     return c
 
 
-def _other_counts(layer: Layer, co: Coefficients) -> Counts:
-    c = _zero_counts()
-    n, width = layer.n_out, layer.out_type.width
-    if layer.kind in ("activation", "merge", "batchnorm"):
-        c["act_bits"] = float(n * width)
-        if layer.kind == "batchnorm" or (layer.kind == "merge" and layer.activation == "multiply"):
-            other = (layer.weight_type or layer.in_type).width
-            c["dsp"] = float(n) if min(layer.in_type.width, other) >= co.dsp_min_width else 0.0
-    elif layer.kind in ("table", "softmax"):
-        ii = max(1, layer.reuse)
-        per_port = math.ceil(layer.table_size * max(layer.table_width, 1) / BRAM18_BITS)
-        c.update(table_lookups=float(n), act_bits=float(n * width), live_bits=float(n * width),
-                 bram18=float(math.ceil(n / (2 * ii)) * per_port))
-        if layer.kind == "softmax":
-            c["bram18"] += per_port  # the inverse table, one lookup
-            c["softmax_outputs"] = float(n)
-    return c
-
-
 def layer_cycles(layer: Layer, clock_ns: float, co: Coefficients, depth: float = 0) -> int:
-    if layer.kind == "dense":
-        rf = max(1, min(layer.reuse, layer.n_mult))
-        # register boundaries crossed by the multiply and the adder tree
-        base = math.floor((co.t_mult_ns + depth * co.t_add_ns) / clock_ns + 1e-9)
-        return base + (0 if rf == 1 else math.ceil(co.cycles_per_reuse * (rf - 1)))
-    if layer.kind == "softmax":
-        return co.cycles_softmax
-    if layer.kind == "table":
-        return co.cycles_table
-    return 0
+    return cost_model_of(layer).cycles(layer, clock_ns, co, depth)
 
 
 class LayerCost(Frozen):
@@ -229,7 +319,7 @@ def layer_cost(layer: Layer, family: str, clock_ns: float, co: Coefficients) -> 
     lut = sum(co.lut.get(k, 0.0) * c[k] for k in LUT_FEATURES) * n
     ff = sum(co.ff.get(k, 0.0) * c[k] for k in FF_FEATURES) * n
     dsp = (c["dsp"] + co.dsp_per_softmax_output * c["softmax_outputs"]) * n
-    ii = max(1, min(layer.reuse, layer.n_mult)) if layer.kind == "dense" else 1
+    ii = cost_model_of(layer).ii(layer)
     # A block used `steps` times per inference (an LSTM cell) takes that many passes, and so many
     # times its interval before the next inference; at least one cycle per pass (the state register).
     cycles = int(c["cycles"]) if layer.steps == 1 else layer.steps * max(1, int(c["cycles"]))
@@ -245,4 +335,4 @@ def total_cycles(costs: list[LayerCost], co: Coefficients) -> int:
 def estimate_layers(graph: Graph, family: str, co: Coefficients | None = None) -> list[LayerCost]:
     co = co or coefficients()
     return [layer_cost(layer, family, graph.clock_period_ns, co) for layer in graph.layers
-            if layer.kind not in ("input", "free")]
+            if cost_model_of(layer).estimated]

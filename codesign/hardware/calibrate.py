@@ -24,9 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.hardware import analytic
+from codesign import config as cfg
+from codesign.firmware.fixed import FixedType
+from codesign.hardware import analytic, da
 from codesign.hardware.analytic import FF_FEATURES, LUT_FEATURES, Coefficients, ErrorBand
-from codesign.hardware.graph import Graph
+from codesign.hardware.graph import Graph, Layer, from_hls4ml
 from codesign.hardware.targets import family_of
 
 HERE = Path(__file__).with_name("calibration")
@@ -102,7 +104,6 @@ def to_graph(model, part: str, clock_ns: float, rf: int = 1, strategy: str = "La
              granularity: str = "model", backend: str = "Vitis", tables: bool = False) -> Graph:
     import hls4ml
 
-    from codesign.hardware.graph import from_hls4ml
 
     cfg = hls4ml.utils.config_from_keras_model(model, granularity=granularity, default_precision="ap_fixed<16,6>",
                                                default_reuse_factor=rf, backend=backend)
@@ -361,9 +362,6 @@ DA_LAYERS = ((16, 8, 6, 0.0), (16, 16, 8, 0.0), (32, 8, 4, 0.0), (8, 8, 12, 0.0)
 
 def da_layer(n_in: int, n_out: int, bits: int, sparsity: float, seed: int = 0):
     """A Dense layer with random `bits`-bit weights (a fraction `sparsity` zero) and 16-bit inputs."""
-    from codesign.firmware.fixed import FixedType
-    from codesign.hardware.graph import Layer
-
     rng = np.random.default_rng(seed)
     w = rng.integers(-(2 ** (bits - 1)) + 1, 2 ** (bits - 1), size=(n_in, n_out))
     w[rng.random(w.shape) < sparsity] = 0
@@ -374,8 +372,6 @@ def da_layer(n_in: int, n_out: int, bits: int, sparsity: float, seed: int = 0):
 
 def da_yosys(clock_ns: float = 5.0) -> list[dict]:
     """da4ml's LUT/FF estimate against yosys synth_xilinx on the same generated Verilog."""
-    from codesign.hardware import da
-
     rows = []
     for i, spec in enumerate(DA_LAYERS):
         layer = da_layer(*spec, seed=i)
@@ -410,8 +406,6 @@ def main(argv=None) -> None:
         da_yosys()
     cases = build_cases()
     co, result = fit(cases)
-    from codesign import config as cfg
-
     args.out.write_text("# written by `python -m codesign.hardware.calibrate`; do not edit by hand\n" + cfg.dump(co))
     write_table(cases, result, HERE / "validation.csv")
     print(f"{len(cases)} cases -> {args.out}; plot {plot(cases, result, args.plots)}")

@@ -19,10 +19,11 @@ from pydantic import Field
 
 from codesign.config import Frozen
 from codesign.errors import ConfigError
-from codesign.hardware import analytic
+from codesign.hardware import analytic, da
 from codesign.hardware.analytic import RESOURCES, Coefficients, ErrorBand
 from codesign.hardware.analytic import LayerCost as LayerEstimate
 from codesign.hardware.graph import Graph
+from codesign.hardware.synth import corrections
 from codesign.hardware.targets import Resources, Target, family_of
 
 METHODS = ("analytic", "da")
@@ -96,8 +97,6 @@ def estimate(graph: Graph, method: str = "analytic", target: Target | None = Non
                    f"{co.hls_error['lut'].n if 'lut' in co.hls_error else 0} HLS reports; Vivado synthesis = "
                    f"HLS x {ratio.get('lut', 1):.2f} (LUT), x {ratio.get('ff', 1):.2f} (FF)")
     if method == "da":
-        from codesign.hardware import da
-
         dense = {la.name: la for la in graph.layers if la.kind == "dense"}
         out = []
         for c in synth_layers:
@@ -115,8 +114,6 @@ def estimate(graph: Graph, method: str = "analytic", target: Target | None = Non
                        f"{da.cutoff(clock):.0f} adder levels per cycle; errors vs yosys synth_xilinx on {n} layers), "
                        "analytic model for the other layers")
     if learned:
-        from codesign.hardware.synth import corrections
-
         factors = corrections(learned, method)
         if factors["hls"] or factors["synth"]:
             hls_layers = [_scaled(c, factors["hls"]) for c in hls_layers]

@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from codesign.errors import CodesignError
+from codesign.firmware import ops
 from codesign.firmware.fixed import FixedType
 
 
@@ -27,8 +29,7 @@ class UnsupportedLayer(CodesignError):
 CHEAP_ACTIVATIONS = {"linear", "relu", "leakyrelu", "leaky_relu", "prelu", "thresholdedrelu", "relu6",
                      "hard_sigmoid", "hard_tanh", "binary_tanh", "ternary_tanh"}
 TABLE_ACTIVATIONS = {"sigmoid", "tanh", "elu", "selu", "softplus", "softsign", "gelu", "swish"}
-FREE_LAYERS = {"Reshape", "Flatten", "Dropout"}
-STRATEGIES = ("latency", "resource", "distributed_arithmetic")
+FREE_LAYERS = ("Reshape", "Flatten", "Dropout")
 
 
 @dataclass(frozen=True)
@@ -93,69 +94,143 @@ def _precision(layer, name: str) -> FixedType | None:
 
 
 def _weights(layer, wt: FixedType) -> np.ndarray:
-    from codesign.firmware.program import _weight_ints
-
-    w = _weight_ints(layer.weights["weight"], wt)
+    w = ops.weight_ints(layer.weights["weight"], wt)
     w = w.T if layer.get_attr("_weights_transposed", False) else w
     return w.reshape(layer.get_attr("n_in"), -1)
 
 
+# ---------------------------------------------------------------- reading an hls4ml graph: one reader per layer class
+
+
+@dataclass
+class _Reading:
+    """What a reader of hls4ml layers sees: the model config, and state carried from layer to layer."""
+
+    cfg: object
+    time_steps: int | None = None  # inside a TimeDistributed loop: its number of steps (the dense is unrolled)
+
+    @staticmethod
+    def out_type(layer) -> FixedType:
+        return FixedType.from_hls4ml(layer.get_output_variable().type.precision)
+
+    @staticmethod
+    def activation(layer) -> str:
+        return str(layer.get_attr("activation", "") or "").lower()
+
+    def common(self, layer) -> dict:
+        """The Layer fields every non-input layer has: name, sizes, types, reuse factor, strategy."""
+        out_var, in_var = layer.get_output_variable(), layer.get_input_variable()
+        return dict(name=layer.name, n_in=_size(in_var), n_out=_size(out_var),
+                    in_type=FixedType.from_hls4ml(in_var.type.precision), out_type=self.out_type(layer),
+                    reuse=int(layer.get_attr("reuse_factor", 1) or 1),
+                    strategy=str(layer.get_attr("strategy", None) or self.cfg.get_strategy(layer)).lower())
+
+
+LayerReader = Callable[[object, _Reading], "list[Layer] | None"]
+READERS: dict[str, LayerReader] = {}  # hls4ml layer class name -> reader (None: this variant has no model)
+
+
+def reads(*hls4ml_classes: str) -> Callable[[LayerReader], LayerReader]:
+    """Decorator: the reader of the given hls4ml layer classes into estimator `Layer`s (each class read once)."""
+
+    def add(fn: LayerReader) -> LayerReader:
+        taken = [c for c in hls4ml_classes if c in READERS]
+        if taken:
+            raise ValueError(f"hls4ml class(es) {', '.join(taken)} already have a reader")
+        READERS.update(dict.fromkeys(hls4ml_classes, fn))
+        return fn
+
+    return add
+
+
+@reads("Input")
+def _read_input(layer, r: _Reading):
+    out_var, out_t = layer.get_output_variable(), r.out_type(layer)
+    return [Layer(layer.name, "input", _size(out_var), _size(out_var), out_t, out_t)]
+
+
+@reads("Dense")
+def _read_dense(layer, r: _Reading):
+    common = r.common(layer)
+    wt = _precision(layer, "weight_t")
+    if r.time_steps is not None:
+        common.update(n_in=int(layer.get_attr("n_in")), n_out=int(layer.get_attr("n_out")))
+    return [Layer(kind="dense", weight=_weights(layer, wt), weight_type=wt, accum=_precision(layer, "accum_t"),
+                  copies=r.time_steps or 1, **common)]
+
+
+@reads("LSTM")
+def _read_lstm(layer, r: _Reading):
+    common = r.common(layer)
+    return _lstm_layers(ops.LSTMOp.read(layer, layer.name, r.out_type(layer)), common)
+
+
+@reads("TimeDistributed")
+def _read_time_distributed(layer, r: _Reading):
+    common = r.common(layer)
+    r.time_steps = int(layer.get_attr("n_time_steps")) if r.time_steps is None else None
+    return [Layer(kind="free", **common)]
+
+
+@reads("Resize", *FREE_LAYERS)
+def _read_free(layer, r: _Reading):
+    return [Layer(kind="free", **r.common(layer))]
+
+
+@reads("Activation", "ParametrizedActivation", "PReLU", "TernaryTanh", "HardActivation")
+def _read_activation(layer, r: _Reading):
+    common, cls, activation = r.common(layer), layer.class_name, r.activation(layer)
+    if cls in ("Activation", "ParametrizedActivation", "PReLU") and activation in CHEAP_ACTIVATIONS:
+        return [Layer(kind="activation", activation=activation, **common)]
+    if cls in ("Activation", "ParametrizedActivation", "TernaryTanh", "HardActivation") \
+            and activation in TABLE_ACTIVATIONS:
+        tt = _precision(layer, "table_t")
+        return [Layer(kind="table", activation=activation, table_size=int(layer.get_attr("table_size", 1024)),
+                      table_width=tt.width if tt else 18, **common)]
+    return None  # a softmax activation is read as one (below); any other has no model
+
+
+@reads("Softmax")
+def _read_softmax(layer, r: _Reading):
+    """hls4ml's Softmax, or any layer whose activation is softmax."""
+    et = _precision(layer, "exp_table_t")
+    return [Layer(kind="softmax", activation="softmax", table_size=int(layer.get_attr("table_size", 1024)),
+                  table_width=et.width if et else 18, **r.common(layer))]
+
+
+@reads("BatchNormalization")
+def _read_batchnorm(layer, r: _Reading):
+    return [Layer(kind="batchnorm", weight_type=_precision(layer, "scale_t"), **r.common(layer))]
+
+
+@reads("Merge")
+def _read_merge(layer, r: _Reading):
+    common = r.common(layer)
+    if str(layer.get_attr("op", "")).lower() not in ("add", "subtract", "multiply", "average"):
+        return None
+    return [Layer(kind="merge", activation=str(layer.get_attr("op")).lower(), **common)]
+
+
 def from_hls4ml(hls_model) -> Graph:
-    """Read a converted hls4ml ModelGraph; unsupported layers are listed in one error."""
+    """Read a converted hls4ml ModelGraph, each layer by the reader of its class (`READERS`); unsupported
+    layers are listed in one error."""
     cfg = hls_model.config
     io_type = cfg.get_config_value("IOType")
     layers: list[Layer] = []
     unsupported: list[str] = []
-    time_steps = None  # inside a TimeDistributed loop: its number of steps (the dense is unrolled over them)
+    reading = _Reading(cfg)
     for layer in hls_model.get_layers():
         cls = layer.class_name
-        out_var = layer.get_output_variable()
-        out_t = FixedType.from_hls4ml(out_var.type.precision)
-        if cls == "Input":
-            layers.append(Layer(layer.name, "input", _size(out_var), _size(out_var), out_t, out_t))
-            continue
-        in_var = layer.get_input_variable()
-        in_t = FixedType.from_hls4ml(in_var.type.precision)
-        common = dict(name=layer.name, n_in=_size(in_var), n_out=_size(out_var), in_type=in_t, out_type=out_t,
-                      reuse=int(layer.get_attr("reuse_factor", 1) or 1),
-                      strategy=str(layer.get_attr("strategy", None) or cfg.get_strategy(layer)).lower())
-        activation = str(layer.get_attr("activation", "") or "").lower()
-        if cls == "Dense":
-            wt = _precision(layer, "weight_t")
-            if time_steps is not None:
-                common.update(n_in=int(layer.get_attr("n_in")), n_out=int(layer.get_attr("n_out")))
-            layers.append(Layer(kind="dense", weight=_weights(layer, wt), weight_type=wt,
-                                accum=_precision(layer, "accum_t"), copies=time_steps or 1, **common))
-        elif cls == "LSTM":
-            from codesign.firmware.program import _lstm_op
-
-            layers.extend(_lstm_layers(_lstm_op(layer, layer.name, out_t), common))
-        elif cls == "TimeDistributed":
-            time_steps = int(layer.get_attr("n_time_steps")) if time_steps is None else None
-            layers.append(Layer(kind="free", **common))
-        elif cls == "Resize":
-            layers.append(Layer(kind="free", **common))
-        elif cls in ("Activation", "ParametrizedActivation", "PReLU") and activation in CHEAP_ACTIVATIONS:
-            layers.append(Layer(kind="activation", activation=activation, **common))
-        elif cls in ("Activation", "ParametrizedActivation", "TernaryTanh", "HardActivation") \
-                and activation in TABLE_ACTIVATIONS:
-            tt = _precision(layer, "table_t")
-            layers.append(Layer(kind="table", activation=activation, table_size=int(layer.get_attr("table_size", 1024)),
-                                table_width=tt.width if tt else 18, **common))
-        elif cls == "Softmax" or activation == "softmax":
-            et = _precision(layer, "exp_table_t")
-            layers.append(Layer(kind="softmax", activation="softmax",
-                                table_size=int(layer.get_attr("table_size", 1024)),
-                                table_width=et.width if et else 18, **common))
-        elif cls == "BatchNormalization":
-            layers.append(Layer(kind="batchnorm", weight_type=_precision(layer, "scale_t"), **common))
-        elif cls == "Merge" and str(layer.get_attr("op", "")).lower() in ("add", "subtract", "multiply", "average"):
-            layers.append(Layer(kind="merge", activation=str(layer.get_attr("op")).lower(), **common))
-        elif cls in FREE_LAYERS:
-            layers.append(Layer(kind="free", **common))
-        else:
+        reader = READERS.get(cls)
+        read = reader(layer, reading) if reader is not None else None
+        activation = reading.activation(layer)
+        if read is None and activation == "softmax":
+            read = _read_softmax(layer, reading)
+        if read is None:
             detail = activation or str(layer.get_attr("op", "") or "")
             unsupported.append(f"{layer.name} ({cls}{' ' + detail if detail else ''})")
+        else:
+            layers.extend(read)
     if unsupported:
         raise UnsupportedLayer("no resource model for layer(s): " + ", ".join(unsupported)
                                + "; supported: Dense, BatchNormalization, Merge, activations, Softmax (io_parallel)")
@@ -166,15 +241,93 @@ def from_hls4ml(hls_model) -> Graph:
                  clock_period_ns=float(cfg.get_config_value("ClockPeriod") or 5.0))
 
 
+# ---------------------------------------------------------------- reading an emulator program: one reader per op class
+
+
+@dataclass
+class _ProgramReading:
+    n_inputs: int
+    setting: Callable[[str, str, object], object]
+    layers: list[Layer]
+    types: dict[str, FixedType]
+
+    def common(self, op) -> dict:
+        return dict(name=op.name, in_type=self.types[op.inputs[0]], out_type=op.out,
+                    reuse=int(self.setting(op.name, "ReuseFactor", 1)),
+                    strategy=str(self.setting(op.name, "Strategy", "Latency")).lower())
+
+    def width(self, op) -> int:
+        """Element count of an element-wise op: the size of its (first) input."""
+        return _width_of(op, self.layers)
+
+
+OpReader = Callable[[object, _ProgramReading], "list[Layer]"]
+OP_READERS: dict[type, OpReader] = {}  # emulator op class -> reader
+
+
+def reads_op(*op_classes: type) -> Callable[[OpReader], OpReader]:
+    """Decorator: the reader of the given emulator op classes (and their subclasses) into estimator `Layer`s."""
+
+    def add(fn: OpReader) -> OpReader:
+        taken = [c.__name__ for c in op_classes if c in OP_READERS]
+        if taken:
+            raise ValueError(f"op class(es) {', '.join(taken)} already have a reader")
+        OP_READERS.update(dict.fromkeys(op_classes, fn))
+        return fn
+
+    return add
+
+
+@reads_op(ops.InputOp)
+def _op_input(op, r: _ProgramReading):
+    return [Layer(op.name, "input", r.n_inputs, r.n_inputs, op.out, op.out)]
+
+
+@reads_op(ops.DenseOp, ops.TimeDistributedOp)
+def _op_dense(op, r: _ProgramReading):
+    dense, copies = (op, 1) if isinstance(op, ops.DenseOp) else (op.dense, op.steps)
+    n_in, n_out = dense.weight.shape
+    return [Layer(kind="dense", n_in=n_in, n_out=n_out, weight=dense.weight, weight_type=dense.weight_type,
+                  accum=dense.accum, copies=copies, **r.common(op))]
+
+
+@reads_op(ops.LSTMOp)
+def _op_lstm(op, r: _ProgramReading):
+    return _lstm_layers(op, r.common(op))
+
+
+@reads_op(ops.IdentityOp, ops.ResizeOp)
+def _op_free(op, r: _ProgramReading):
+    n = op.new_width * op.channels if isinstance(op, ops.ResizeOp) else r.width(op)
+    return [Layer(kind="free", n_in=n, n_out=n, **r.common(op))]
+
+
+@reads_op(ops.ActivationOp, ops.LeakyReLUOp)
+def _op_activation(op, r: _ProgramReading):
+    n = r.width(op)
+    activation = "leaky_relu" if isinstance(op, ops.LeakyReLUOp) else op.activation
+    return [Layer(kind="activation", activation=activation, n_in=n, n_out=n, **r.common(op))]
+
+
+@reads_op(ops.BatchNormOp)
+def _op_batchnorm(op, r: _ProgramReading):
+    n = r.width(op)
+    return [Layer(kind="batchnorm", weight_type=op.scale_type, n_in=n, n_out=n, **r.common(op))]
+
+
+@reads_op(ops.MergeOp)
+def _op_merge(op, r: _ProgramReading):
+    n = r.width(op)
+    return [Layer(kind="merge", activation=op.op, n_in=n, n_out=n, **r.common(op))]
+
+
 def from_program(program, n_inputs: int, hls_config: dict, part: str, clock_period_ns: float,
                  backend: str = "Vitis", precisions: list[dict] | None = None) -> Graph:
     """The graph of a built codesign firmware, read off its emulator program and hls4ml config.
 
     This is how the search estimates a candidate: the firmware cache holds both, so no hls4ml
-    conversion is repeated.
+    conversion is repeated. Each op is read by the reader of its class (`OP_READERS`).
     """
-    from codesign.firmware import program as prog
-
     model_cfg = hls_config.get("Model", {})
     layer_cfg = hls_config.get("LayerName", {})
     built = {row["layer"]: row for row in (precisions or [])}  # what hls4ml used (it may adjust a reuse factor)
@@ -185,40 +338,14 @@ def from_program(program, n_inputs: int, hls_config: dict, part: str, clock_peri
             return built[name][keys[key]]
         return layer_cfg.get(name, {}).get(key, model_cfg.get(key, default))
 
-    types, layers = {}, []
+    reading = _ProgramReading(n_inputs, setting, [], {})
     for op in program.ops:
-        types[op.name] = op.out
-        if isinstance(op, prog.InputOp):
-            layers.append(Layer(op.name, "input", n_inputs, n_inputs, op.out, op.out))
-            continue
-        in_t = types[op.inputs[0]]
-        common = dict(name=op.name, in_type=in_t, out_type=op.out, reuse=int(setting(op.name, "ReuseFactor", 1)),
-                      strategy=str(setting(op.name, "Strategy", "Latency")).lower())
-        if isinstance(op, (prog.DenseOp, prog.TimeDistributedOp)):
-            dense, copies = (op, 1) if isinstance(op, prog.DenseOp) else (op.dense, op.steps)
-            n_in, n_out = dense.weight.shape
-            layers.append(Layer(kind="dense", n_in=n_in, n_out=n_out, weight=dense.weight,
-                                weight_type=dense.weight_type, accum=dense.accum, copies=copies, **common))
-            continue
-        if isinstance(op, prog.LSTMOp):
-            layers.extend(_lstm_layers(op, common))
-            continue
-        if isinstance(op, (prog.IdentityOp, prog.ResizeOp)):
-            n = _width_of(op, layers) if not isinstance(op, prog.ResizeOp) else op.new_width * op.channels
-            layers.append(Layer(kind="free", n_in=n, n_out=n, **common))
-            continue
-        n = _width_of(op, layers)
-        if isinstance(op, prog.ActivationOp):
-            layers.append(Layer(kind="activation", activation=op.activation, n_in=n, n_out=n, **common))
-        elif isinstance(op, prog.LeakyReLUOp):
-            layers.append(Layer(kind="activation", activation="leaky_relu", n_in=n, n_out=n, **common))
-        elif isinstance(op, prog.BatchNormOp):
-            layers.append(Layer(kind="batchnorm", weight_type=op.scale_type, n_in=n, n_out=n, **common))
-        elif isinstance(op, prog.MergeOp):
-            layers.append(Layer(kind="merge", activation=op.op, n_in=n, n_out=n, **common))
-        else:
+        reading.types[op.name] = op.out
+        reader = next((OP_READERS[c] for c in type(op).__mro__ if c in OP_READERS), None)
+        if reader is None:
             raise UnsupportedLayer(f"no resource model for program op {type(op).__name__} ({op.name})")
-    return Graph(tuple(layers), "io_parallel", backend, part, clock_period_ns)
+        reading.layers.extend(reader(op, reading))
+    return Graph(tuple(reading.layers), "io_parallel", backend, part, clock_period_ns)
 
 
 def _lstm_layers(op, common: dict) -> list[Layer]:

@@ -10,9 +10,13 @@ import contextlib
 import copy
 import io
 import json
+import tempfile
 from pathlib import Path
 
-from codesign.errors import ConfigError, ModelFileError
+from codesign.config import read_yaml
+from codesign.core.persistence import UNSAFE_LAYERS, layer_classes, load_keras
+from codesign.errors import ConfigError, FirmwareError, ModelFileError
+from codesign.firmware import qonnx_io
 from codesign.firmware.fixed import FixedType
 from codesign.hardware.graph import Graph, from_hls4ml
 
@@ -48,9 +52,7 @@ def _check_config_precisions(cfg, where: str) -> None:
 
 
 def read_hls_config(path: str | Path) -> dict:
-    from codesign import config as cfg
-
-    data = cfg.read_yaml(path)
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected an hls4ml configuration mapping (Model:, LayerName: ...)")
     if "HLSConfig" in data:  # a full hls4ml project config
@@ -79,15 +81,11 @@ def load_model(path: str | Path, weights: str | Path | None = None):
         raise ModelFileError(f"{path}: no such model file")
     suffix = path.suffix.lower()
     if suffix == ".onnx":
-        from codesign.firmware import qonnx_io
-
         return "onnx", qonnx_io.load(path)
     if suffix in (".h5", ".hdf5", ".keras"):
         if weights is not None:
             raise ConfigError(f"--weights: {path.name} already holds its weights; --weights goes with a JSON "
                               "architecture file")
-        from codesign.core.persistence import load_keras
-
         return "keras", load_keras(path)
     if suffix == ".json":
         return "keras", _keras_from_json(path, weights)
@@ -98,15 +96,14 @@ def load_model(path: str | Path, weights: str | Path | None = None):
 def _keras_from_json(path: Path, weights: str | Path | None):
     import tensorflow as tf
 
-    from codesign.core.layers import custom_objects
-    from codesign.core.persistence import UNSAFE_LAYERS, _layer_classes
+    from codesign.core.layers import custom_objects  # TensorFlow
 
     text = path.read_text()
     try:
         config = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ModelFileError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    unsafe = [f"{name} ({cls})" for cls, name in _layer_classes(config) if cls in UNSAFE_LAYERS]
+    unsafe = [f"{name} ({cls})" for cls, name in layer_classes(config) if cls in UNSAFE_LAYERS]
     if unsafe:
         raise ModelFileError(f"{path}: refused to load: Lambda layers would execute code from the file "
                              f"({', '.join(unsafe)})")
@@ -158,11 +155,7 @@ def hls_config(kind: str, model, backend: str, file_config: dict | None, precisi
 
 
 def convert(kind: str, model, cfg: dict, part: str, clock_ns: float, backend: str = "Vitis") -> Graph:
-    import tempfile
-
     import hls4ml
-
-    from codesign.errors import FirmwareError
 
     with tempfile.TemporaryDirectory(prefix="codesign-estimate-") as tmp, \
             contextlib.redirect_stdout(io.StringIO()):  # hls4ml prints its topology; --json output stays clean
@@ -179,3 +172,15 @@ def convert(kind: str, model, cfg: dict, part: str, clock_ns: float, backend: st
             msg = str(exc).splitlines()[0] if str(exc) else ""
             raise FirmwareError(f"hls4ml could not convert the model: {exc.__class__.__name__}: {msg}") from exc
         return from_hls4ml(hls_model)
+
+
+def hls_project(kind: str, model, cfg: dict, target, backend: str, project: Path):
+    """An hls4ml project of the model written into `project` (new or empty), for vendor synthesis."""
+    import hls4ml
+
+    if project.exists() and any(project.iterdir()):
+        raise ConfigError(f"{project}: already exists and is not empty; choose another --synth-dir")
+    convert = hls4ml.converters.convert_from_onnx_model if kind == "onnx" else \
+        hls4ml.converters.convert_from_keras_model
+    return convert(model, hls_config=cfg, output_dir=str(project), backend=backend, io_type="io_parallel",
+                   part=target.part, clock_period=target.clock_period_ns)

@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.errors import ToolError
+from codesign.errors import ConfigError, ToolError
 from codesign.hardware.analytic import RESOURCES
 from codesign.hardware.reports import HLSReport, SynthReport, find_reports
+from codesign.locks import exclusive
 
 HLS_TOOLS = ("vitis_hls", "vivado_hls")
 
@@ -100,8 +101,6 @@ def implausible(estimate, hls: HLSReport | None, synth: SynthReport | None) -> l
 
 def record(path: Path, estimate, hls: HLSReport | None, synth: SynthReport | None, source: str) -> dict:
     """Append one (estimate, real report) pair to the target's calibration file (created with its directory)."""
-    from codesign.locks import exclusive
-
     if hls is None and synth is None:
         raise ToolError(f"{source}: no HLS or Vivado synthesis report found")
     entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "source": source, "method": estimate.method,
@@ -116,9 +115,6 @@ def record(path: Path, estimate, hls: HLSReport | None, synth: SynthReport | Non
 
 def remove_records(path: Path, numbers: list[int]) -> list[dict]:
     """Remove records by their 1-based number (as `codesign calibration list` shows them); returns them."""
-    from codesign.errors import ConfigError
-    from codesign.locks import exclusive
-
     with exclusive(path.with_name(f".{path.name}.lock")):
         records = read_records(path)
         bad = [n for n in numbers if not 1 <= n <= len(records)]
@@ -171,3 +167,16 @@ def compare(estimate, hls: HLSReport | None, synth: SynthReport | None) -> str:
         lines.append(f"latency: estimate {estimate.latency_cycles} vs HLS {hls.latency_min} cycles; "
                      f"II {estimate.ii} vs {hls.ii_min}")
     return "\n".join(lines)
+
+
+def describe_records(path: Path) -> list[str]:
+    """`codesign calibration list`: one line per learned record (real vs estimated LUT and DSP), numbered."""
+    records = read_records(path)
+    lines = [f"{path}: {len(records)} record(s)"]
+    for i, r in enumerate(records, 1):
+        real = r.get("synth") or r.get("hls") or {}
+        est = r.get("estimate_synth" if r.get("synth") else "estimate_hls") or {}
+        lines.append(f"  {i:3d}  {r.get('time', '?')}  {r.get('method', '?'):8s} LUT {real.get('lut', 0):,.0f} real "
+                     f"vs {est.get('lut', 0):,.0f} est, DSP {real.get('dsp', 0):,.0f} vs {est.get('dsp', 0):,.0f}  "
+                     f"{r.get('source', '')}")
+    return lines

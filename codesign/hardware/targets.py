@@ -1,4 +1,5 @@
-"""FPGA targets as data: targets/*.yaml parsed into typed `Target` objects."""
+"""FPGA targets as data: the shipped parts (codesign/hardware/parts/*.yaml, package data) or a user's YAML file,
+parsed into typed `Target` objects."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from codesign import config as cfg
 from codesign.config import Frozen
 from codesign.errors import ConfigError
 
-TARGETS_DIR = Path(__file__).resolve().parents[2] / "targets"
+TARGETS_DIR = Path(__file__).resolve().parent / "parts"  # shipped in the wheel ([tool.setuptools.package-data])
 Family = Literal["virtexuplus", "kintexuplus", "virtexu", "kintexu", "zynquplus", "virtex7", "kintex7", "artix7",
                  "zynq7"]
 # Part-number prefixes -> device family (DSP48E2 in the UltraScale families, DSP48E1 in 7-series).
@@ -108,7 +109,7 @@ def available(directory: Path = TARGETS_DIR) -> list[str]:
 
 
 def load(name_or_path: str, directory: Path = TARGETS_DIR) -> Target:
-    """A target by name (targets/<name>.yaml) or by path to a YAML file."""
+    """A shipped target by name (codesign/hardware/parts/<name>.yaml) or a user's target by path to a YAML file."""
     return cfg.load_named(Target, name_or_path, directory, "unknown target {name}; known targets: {known}")
 
 

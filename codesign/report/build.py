@@ -17,19 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign import outdir, provenance
+from codesign import compression_figures, outdir, provenance
 from codesign.drawing import Drawing
 from codesign.errors import CodesignError, ConfigError
+from codesign.hardware import targets
 from codesign.merit import Merit
-from codesign.report import figures, tables
-from codesign.search.results import (
-    Reference,
-    StudyView,
-    fpr_text,
-    load,
-    objective_label,
-    signal_label,
-)
+from codesign.plotting import fpr_text, signal_label
+from codesign.report import figures, html, tables
+from codesign.search.results import Reference, StudyView, load, objective_label
+from codesign.search.trial import TrialRecord
 
 log = logging.getLogger("codesign")
 FORMATS = ("html", "png", "pdf")
@@ -37,7 +33,7 @@ MANIFEST = "report.json"
 
 
 @dataclass(frozen=True)
-class Result:
+class Report:
     out: Path
     index: Path | None
     n_figures: int
@@ -55,7 +51,7 @@ def parse_formats(text: str) -> tuple[str, ...]:
 
 
 def write(run_dir: str | Path, out: str | Path, formats=("html", "png", "pdf"),
-          references: list[Reference] | tuple = (), force: bool = False) -> Result:
+          references: list[Reference] | tuple = (), force: bool = False) -> Report:
     start = time.perf_counter()
     view = load(run_dir)
     for ref in references:  # fail before drawing anything
@@ -76,18 +72,18 @@ def write(run_dir: str | Path, out: str | Path, formats=("html", "png", "pdf"),
                     "provenance": provenance.record()}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str))
     index = out / "index.html" if "html" in formats else None
-    return Result(out, index, result["n_figures"], len(result["candidates"]), time.perf_counter() - start,
+    return Report(out, index, result["n_figures"], len(result["candidates"]), time.perf_counter() - start,
                   view.skipped)
 
 
 # ---------------------------------------------------------------- content
 
 
-def _points(view: StudyView, records: list[dict], front: set[int]) -> figures.Points:
+def _points(view: StudyView, records: list[TrialRecord], front: set[int]) -> figures.Points:
     columns = _columns(view.merit, records, view.signals)
-    return figures.Points(np.array([r["number"] for r in records], dtype=int),
-                          np.array([bool(r.get("feasible")) for r in records], dtype=bool),
-                          np.array([r["number"] in front for r in records], dtype=bool),
+    return figures.Points(np.array([r.number for r in records], dtype=int),
+                          np.array([r.feasible for r in records], dtype=bool),
+                          np.array([r.number in front for r in records], dtype=bool),
                           {k: np.asarray(v, dtype=float) for k, v in columns.items()})
 
 
@@ -96,11 +92,11 @@ def _floor(entry: dict) -> float:
     return 1.0 / entry["n_signal"] if "n_signal" in entry else figures.TINY
 
 
-def _columns(merit: Merit, records: list[dict], signals: list[str]) -> dict[str, list[float]]:
+def _columns(merit: Merit, records: list[TrialRecord], signals: list[str]) -> dict[str, list[float]]:
     """The plotted columns: estimated resources and latency, and y/lo/hi/floor per signal or variable
     ('' = the objective)."""
-    cols = {k: [float(r["estimate"][k]) for r in records] for k in ("lut", "dsp", "ff", "latency_ns")
-            if all(r.get("estimate") for r in records)}  # a float reference has no firmware estimate
+    cols = {k: [r.resource(k) for r in records] for k in ("lut", "dsp", "ff", "latency_ns")
+            if all(r.estimate for r in records)}  # a float reference has no firmware estimate
     for r in records:
         parts = merit.components(r)
         err = merit.error(r)
@@ -113,19 +109,18 @@ def _columns(merit: Merit, records: list[dict], signals: list[str]) -> dict[str,
     return cols
 
 
-def _markers(view: StudyView, baseline: dict | None, references: list[Reference]) -> list[figures.Marker]:
+def _markers(view: StudyView, baseline: TrialRecord | None, references: list[Reference]) -> list[figures.Marker]:
     out = []
 
-    def of_record(r: dict) -> dict[str, float]:
-        return {**{k: v[0] for k, v in _columns(view.merit, [r], view.signals).items()}, "trial": r["number"]}
+    def of_record(r: TrialRecord) -> dict[str, float]:
+        return {**{k: v[0] for k, v in _columns(view.merit, [r], view.signals).items()}, "trial": r.number}
 
     if baseline is not None:
-        out.append(figures.Marker(f"baseline (trial {baseline['number']})", of_record(baseline), "baseline"))
+        out.append(figures.Marker(f"baseline (trial {baseline.number})", of_record(baseline), "baseline"))
     for design in view.references:  # the space's reference designs, scored on the study's events
-        if design["status"] == "complete" and view.merit.key in design:  # drawn as a line when it has no estimate
+        if design.complete and view.merit.key in design.scored:  # drawn as a line when it has no estimate
             values = {k: v[0] for k, v in _columns(view.merit, [design], view.signals).items()}
-            out.append(figures.Marker(design["reference"] + ("" if design.get("estimate") else " (no firmware)"),
-                                      values))
+            out.append(figures.Marker(design.reference + ("" if design.estimate else " (no firmware)"), values))
     for ref in references:
         if ref.trial is not None:
             out.append(figures.Marker(ref.label, of_record(view.trial(ref.trial))))
@@ -146,14 +141,14 @@ def _importances(view: StudyView, records: list[dict]) -> tuple[dict[str, dict[s
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(directions=[merit.direction, "minimize"])
     for r in records:
-        dists = view.space.distributions(int(r["params"].get("depth", 0)))
+        dists = view.space.distributions(int(r.params.get("depth", 0)))
         try:
             study.add_trial(optuna.trial.create_trial(
-                params=r["params"], distributions={k: dists[k] for k in r["params"]},
+                params=r.params, distributions={k: dists[k] for k in r.params},
                 values=[float(np.log10(max(merit.value(r), 1e-7))),
-                        float(np.log10(max(float(r["estimate"][view.settings.resource]), 1.0)))]))
+                        float(np.log10(max(r.resource(view.settings.resource), 1.0)))]))
         except (KeyError, ValueError) as exc:
-            return {}, f"trial {r['number']} does not fit the study's space ({exc})"
+            return {}, f"trial {r.number} does not fit the study's space ({exc})"
     out = {}
     evaluator = optuna.importance.FanovaImportanceEvaluator(seed=view.settings.seed)
     with warnings.catch_warnings():
@@ -165,10 +160,6 @@ def _importances(view: StudyView, records: list[dict]) -> tuple[dict[str, dict[s
             except (RuntimeError, ValueError) as exc:  # e.g. every trial has the same value
                 return {}, f"Optuna could not evaluate importances ({exc})"
     return out, ""
-
-
-def _draw(name: str, args: tuple) -> dict[str, str]:
-    return getattr(figures, name)(*args)
 
 
 @dataclass(frozen=True)
@@ -184,7 +175,7 @@ class _Labels:
     def of(cls, view: StudyView, fpr: float) -> _Labels:
         s, merit = view.settings, view.merit
         titles = [(sig, signal_label(sig, tex=True)) for sig in view.signals]
-        if merit.per == "scores":
+        if merit.is_efficiency:
             objective = objective_label(s.tpr, tex=True)
             return cls(f"{objective} {merit.label} at FPR {fpr_text(fpr)}", f"{objective} efficiency at FPR",
                        f"{objective} {merit.name}", [(n, t, f"efficiency at FPR {fpr_text(fpr)}") for n, t in titles])
@@ -206,7 +197,7 @@ class _Context:
     labels: _Labels
     signals: list[tuple[str, str]]  # (name, mathtext label): signals or variables
     front: set[int]
-    baseline: dict | None
+    baseline: TrialRecord | None
 
     @property
     def merit(self) -> Merit:
@@ -216,9 +207,9 @@ class _Context:
     def floor(self) -> float:
         """Where zeros, pruned and failed trials are drawn: one signal event for an efficiency; half the best
         RMS (never zero) for a residual RMS."""
-        if self.merit.per != "scores":
+        if not self.merit.is_efficiency:
             return 0.5 * min((self.merit.value(r) for r in self.view.complete), default=1e-2)
-        n = [min(sc["n_signal"] for sc in r["scores"].values()) for r in self.view.complete]
+        n = [min(sc["n_signal"] for sc in self.merit.components(r).values()) for r in self.view.complete]
         return 1.0 / max(n, default=1e5)
 
 
@@ -230,9 +221,9 @@ def _pareto_figures(d: Drawing, c: _Context, references: list[Reference]) -> Non
     resource_axis = {"lut": "lut", "dsp": "dsp"}.get(s.resource, "")
     maximize = c.merit.direction == "maximize"
     for axis in figures.AXES:
-        d.draw(f"pareto_signals_{axis}", "pareto_signals", points, c.labels.panels, axis, budget, markers, c.right,
-               resource_axis, c.img, c.formats)
-        d.draw(f"pareto_{axis}", "pareto", points, axis, budget, markers, c.labels.pareto, c.right, resource_axis,
+        d.draw(f"pareto_signals_{axis}", figures.pareto_signals, points, c.labels.panels, axis, budget, markers,
+               c.right, resource_axis, c.img, c.formats)
+        d.draw(f"pareto_{axis}", figures.pareto, points, axis, budget, markers, c.labels.pareto, c.right, resource_axis,
                maximize, c.img, c.formats)
 
 
@@ -244,65 +235,63 @@ def _insight_figures(d: Drawing, c: _Context) -> str:
     values: dict[str, list[float]] = {}
     best_n, best_y, best = [], [], -np.inf  # best within budget so far, as merit.goodness (larger is better)
     for r in c.view.records:
-        if "reused_from" in r:
+        if r.reused_from is not None:
             continue
-        kind = r["status"]
+        kind = r.status.value
         if kind == "complete":
-            kind = "front" if r["number"] in c.front else "feasible" if r.get("feasible") else "infeasible"
+            kind = "front" if r.number in c.front else "feasible" if r.feasible else "infeasible"
             values.setdefault(kind, []).append(merit.value(r))
-            if r.get("feasible") and merit.goodness(r) > best:
+            if r.feasible and merit.goodness(r) > best:
                 best = merit.goodness(r)
-                best_n.append(r["number"])
+                best_n.append(r.number)
                 best_y.append(merit.value(r))
-        numbers.setdefault(kind, []).append(r["number"])
-    d.draw("history", "history", {k: np.array(v) for k, v in numbers.items()},
+        numbers.setdefault(kind, []).append(r.number)
+    d.draw("history", figures.history, {k: np.array(v) for k, v in numbers.items()},
            {k: np.array(v) for k, v in values.items()}, (np.array(best_n), np.array(best_y)), c.floor,
            c.labels.history, maximize, c.right, c.img, c.formats)
     if len(complete) >= 2:
-        names = c.view.space.param_names(max(int(r["params"].get("depth", 0)) for r in complete))
-        params = {n: [r["params"].get(n) for r in complete] for n in names}
+        names = c.view.space.param_names(max(int(r.params.get("depth", 0)) for r in complete))
+        params = {n: [r.params.get(n) for r in complete] for n in names}
         params = {n: v for n, v in params.items() if len({str(x) for x in v if x is not None}) > 1}  # varied only
-        resource = np.array([float(r["estimate"][s.resource]) for r in complete])
+        resource = np.array([r.resource(s.resource) for r in complete])
         y = np.array([merit.value(r) for r in complete])
-        front = np.array([r["number"] in c.front for r in complete], dtype=bool)
+        front = np.array([r.number in c.front for r in complete], dtype=bool)
         if params:
-            d.draw("slices", "slices", params, y, resource, front, c.floor, c.labels.slices,
+            d.draw("slices", figures.slices, params, y, resource, front, c.floor, c.labels.slices,
                    f"{s.resource.upper()} (estimated)", c.right, c.img, c.formats)
-            d.draw("parallel", "parallel", params, {merit.name: y, s.resource.upper(): resource}, front, c.right,
+            d.draw("parallel", figures.parallel, params, {merit.name: y, s.resource.upper(): resource}, front, c.right,
                    c.img, c.formats)
     importances, note = _importances(c.view, complete)  # while the workers draw
     if importances:
-        d.draw("importance", "importance", importances, c.right, c.img, c.formats)
+        d.draw("importance", figures.importance, importances, c.right, c.img, c.formats)
     return note
 
 
-def _candidate_figures(d: Drawing, c: _Context, r: dict) -> None:
+def _candidate_figures(d: Drawing, c: _Context, r: TrialRecord) -> None:
     """What one candidate's record holds: ROC and score distributions of an anomaly detector, residual
     distributions and correlations of a compression (none for a record written before they were kept)."""
-    n = r["number"]
+    n = r.number
     right = f"trial {n}, {c.view.settings.target}"
 
     def baseline(key: str) -> dict | None:  # overlaid where it is another trial that has the same figure
         b = c.baseline
-        return b if b is not None and b["number"] != n and key in b else None
+        return {**b.scored, "number": b.number} if b is not None and b.number != n and key in b.scored else None
 
-    if "curves" in r:
-        d.draw(f"trial {n}/roc", "roc", r["curves"], r["scores"], c.signals, c.fpr, right, c.img, f"roc_{n:05d}",
-               c.formats, baseline("curves"))
-        d.draw(f"trial {n}/scores", "score_distributions", r["curves"], r["scores"], c.signals, c.fpr, right, c.img,
-               f"scores_{n:05d}", c.formats)
-    if "histograms" in r:
-        d.draw(f"trial {n}/residuals", "residual_histograms", r["histograms"], r["residuals"], c.signals, right,
-               c.img, f"residuals_{n:05d}", c.formats, baseline("histograms"))
-    if "correlations" in r:
-        labels = [signal_label(v, tex=True) for v in r["correlations"]["names"]]
-        d.draw(f"trial {n}/correlations", "residual_correlations", r["correlations"]["matrix"], labels, right,
-               c.img, f"correlations_{n:05d}", c.formats)
-
+    f = r.scored
+    if "curves" in f:
+        d.draw(f"trial {n}/roc", figures.roc, f["curves"], f["scores"], c.signals, c.fpr, right, c.img,
+               f"roc_{n:05d}", c.formats, baseline("curves"))
+        d.draw(f"trial {n}/scores", figures.score_distributions, f["curves"], f["scores"], c.signals, c.fpr, right,
+               c.img, f"scores_{n:05d}", c.formats)
+    if "histograms" in f:
+        d.draw(f"trial {n}/residuals", compression_figures.residual_histograms, f["histograms"], f["residuals"],
+               c.signals, right, c.img, f"residuals_{n:05d}", c.formats, baseline("histograms"))
+    if "correlations" in f:
+        labels = [signal_label(v, tex=True) for v in f["correlations"]["names"]]
+        d.draw(f"trial {n}/correlations", compression_figures.residual_correlations, f["correlations"]["matrix"],
+               labels, right, c.img, f"correlations_{n:05d}", c.formats)
 
 def _write(view: StudyView, tmp: Path, formats: tuple[str, ...], references: list[Reference]) -> dict:
-    from codesign.hardware import targets
-
     s = view.settings
     front = view.front()
     baseline = view.baseline()
@@ -311,21 +300,21 @@ def _write(view: StudyView, tmp: Path, formats: tuple[str, ...], references: lis
                  formats=tuple(f for f in ("png", "pdf") if f in formats or (f == "png" and "html" in formats)),
                  fpr=fpr, right=f"{s.target}, {len(view.records)} trials", labels=_Labels.of(view, fpr),
                  signals=[(sig, signal_label(sig, tex=True)) for sig in view.signals],
-                 front={r["number"] for r in front}, baseline=baseline)
+                 front={r.number for r in front}, baseline=baseline)
     try:
         target = targets.load(s.target)
         part, resources = target.part, target.resources
     except CodesignError:  # a target file that only existed on the machine that ran the study
         part, resources = s.target, None
     # the front, the baseline and referenced trials get a page each
-    pages = {r["number"]: r for r in front}
+    pages = {r.number: r for r in front}
     if baseline is not None:
-        pages.setdefault(baseline["number"], baseline)
+        pages.setdefault(baseline.number, baseline)
     for ref in references:
         if ref.trial is not None:
             pages.setdefault(ref.trial, view.trial(ref.trial))
 
-    with Drawing(min(os.cpu_count() or 1, 4), _draw) as d:
+    with Drawing(min(os.cpu_count() or 1, 4)) as d:
         if view.complete:
             _pareto_figures(d, c, references)
         for n, r in sorted(pages.items()):
@@ -342,16 +331,14 @@ def _write(view: StudyView, tmp: Path, formats: tuple[str, ...], references: lis
     import pandas as pd
 
     rows = tables.front_rows(view, front)
-    designs = tables.front_rows(view, [r for r in view.references if r["status"] == "complete"])
+    designs = tables.front_rows(view, [r for r in view.references if r.complete])
     pd.DataFrame(rows + designs).to_csv(tmp / "tables" / "front.csv", index=False)
     (tmp / "tables" / "front.md").write_text(tables.markdown(view, rows + designs))
     (tmp / "tables" / "front.tex").write_text(tables.latex(view, rows + designs))
     if "html" in formats:
-        from codesign.report import html
-
         html.write(tmp, view, front=front, rows=rows, designs=designs, pages=pages, figs=figs,
                    candidate_figs=candidate_figs,
                    baseline=baseline, references=references, importance_note=importance_note, part=part,
                    resources=resources, fpr=c.fpr)
-    return {"n_figures": len(drawn), "front": [r["number"] for r in front], "candidates": sorted(pages),
+    return {"n_figures": len(drawn), "front": [r.number for r in front], "candidates": sorted(pages),
             "figures": drawn}

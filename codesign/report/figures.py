@@ -1,5 +1,5 @@
-"""The report's figures, in HEP style (mplhep): Pareto fronts, ROC curves, score distributions, residual
-distributions and correlations, search insight.
+"""The report's figures, in HEP style (mplhep, `codesign.plotting`): Pareto fronts, ROC curves, score
+distributions, search insight (a compression's residual figures are in `codesign.compression_figures`).
 
 Each function takes plain data (a `Points` table, a trial record's curves or histograms),
 draws one figure and saves it in every requested format; nothing here reads files. The
@@ -10,14 +10,13 @@ drawn as an upper limit at one signal event, never dropped. An RMS is never zero
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from codesign.search.results import fpr_text
+from codesign.plotting import PALETTE, experiment_label, figure_title, fpr_text, save, style
 
 AXES = {  # x axis of a Pareto plot: (column, label, scale)
     "lut": ("lut", "LUTs (estimated, Vivado synthesis)", "log"),
@@ -25,8 +24,8 @@ AXES = {  # x axis of a Pareto plot: (column, label, scale)
     "latency": ("latency_ns", "Latency [ns] (estimated)", "linear"),
 }
 BUDGET_KEYS = {"lut": "lut", "dsp": "dsp", "latency": "latency_ns"}
-COLORS = {"front": "#e42536", "feasible": "#5790fc", "infeasible": "#9c9ca1", "baseline": "black",
-          "reference": "#2a9d3c"}
+COLORS = {"front": PALETTE[2], "feasible": PALETTE[0], "infeasible": PALETTE[4], "baseline": "black",
+          "reference": PALETTE[6]}
 TINY = 1e-9  # the floor of a merit that is never zero (an RMS): a positive number for the log axis, never reached
 
 
@@ -52,38 +51,6 @@ class Marker:
     label: str
     values: dict[str, float]
     kind: str = "reference"  # or 'baseline'
-
-
-@contextlib.contextmanager
-def style():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import mplhep as hep
-
-    with plt.style.context(hep.style.CMS), plt.rc_context({"legend.fontsize": 15, "axes.labelsize": 22,
-                                                           "xtick.labelsize": 17, "ytick.labelsize": 17,
-                                                           "savefig.bbox": "tight"}):
-        yield plt
-
-
-def _label(ax, right: str) -> None:
-    import mplhep as hep
-
-    hep.label.exp_label(exp="codesign", rlabel=right, ax=ax, loc=0, fontsize=18)
-
-
-def save(fig, out_dir: Path, name: str, formats: tuple[str, ...]) -> dict[str, str]:
-    import matplotlib.pyplot as plt
-
-    paths = {}
-    for fmt in formats:
-        path = out_dir / f"{name}.{fmt}"
-        fig.savefig(path, dpi=100 if fmt == "png" else None)
-        paths[fmt] = path.name
-    plt.close(fig)
-    return paths
 
 
 # ---------------------------------------------------------------- Pareto plots
@@ -174,7 +141,7 @@ def pareto(points: Points, axis: str, budget: dict, markers: list[Marker], ylabe
         _pareto_axes(ax, points, axis, "", budget, markers, labels=True, connect=axis == resource_axis)
         ax.set_ylabel(ylabel)
         ax.legend(loc=_corner(maximize), frameon=True, framealpha=0.9, fontsize=12)
-        _label(ax, right)
+        experiment_label(ax, right)
         return save(fig, out_dir, f"pareto_{axis}", formats)
 
 
@@ -199,7 +166,7 @@ def pareto_signals(points: Points, panels: list[tuple[str, str, str]], axis: str
         handles, labels = axes.flat[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False,
                    bbox_to_anchor=(0.5, -0.04))
-        fig.suptitle(f"codesign Simulation — {right}", fontsize=20, x=0.5, y=1.0)
+        fig.suptitle(figure_title(right), fontsize=20, x=0.5, y=1.0)
         fig.tight_layout()
         return save(fig, out_dir, f"pareto_signals_{axis}", formats)
 
@@ -242,7 +209,7 @@ def roc(curves: dict, scores: dict, signals: list[tuple[str, str]], fpr: float, 
         ax.set_xlabel("Background efficiency (FPR)")
         ax.set_ylabel("Signal efficiency (TPR)")
         ax.legend(loc="lower right", frameon=True, framealpha=0.9)
-        _label(ax, right)
+        experiment_label(ax, right)
         return save(fig, out_dir, name, formats)
 
 
@@ -270,74 +237,7 @@ def score_distributions(curves: dict, scores: dict, signals: list[tuple[str, str
         ax.set_xlabel("Anomaly score (firmware output)")
         ax.set_ylabel("Fraction of events per bin")
         ax.legend(loc="upper right", frameon=True, framealpha=0.9)
-        _label(ax, right)
-        return save(fig, out_dir, name, formats)
-
-
-def residual_histograms(histograms: dict, residuals: dict, variables: list[tuple[str, str]], right: str,
-                        out_dir: Path, name: str, formats, baseline: dict | None = None) -> dict[str, str]:
-    """Residual distributions of a compression, one panel per variable (fraction of jets per bin, log);
-    the candidate solid with its RMS and 68 % half-width, the baseline dotted."""
-    import mplhep as hep
-
-    ncol = 2 if len(variables) > 1 else 1
-    nrow = int(np.ceil(len(variables) / ncol))
-
-    def fractions(h: dict) -> np.ndarray:
-        counts = np.asarray(h["counts"], dtype=float)
-        return counts / max(counts.sum() + h["underflow"] + h["overflow"], 1)
-
-    with style() as plt:
-        fig, axes = plt.subplots(nrow, ncol, figsize=(8 * ncol, 6 * nrow), squeeze=False)
-        color = plt.rcParams["axes.prop_cycle"].by_key()["color"][0]
-        for ax, (var, tex) in zip(axes.flat, variables):
-            e = residuals.get(var, {})
-            h = histograms.get(var)
-            if h is not None:
-                label = (f"RMS {e['rms']:.3g}, 68 % half-width {e['half_width_68']:.3g}" if e.get("n")
-                         else "no finite residual")
-                hep.histplot(fractions(h), np.asarray(h["edges"]), histtype="step", color=color, linewidth=2,
-                             label=label, ax=ax, flow=None)
-            if baseline is not None and var in baseline["histograms"]:
-                b = baseline["histograms"][var]
-                be = baseline.get("residuals", {}).get(var, {})
-                hep.histplot(fractions(b), np.asarray(b["edges"]), histtype="step", color="0.2", linewidth=1.5,
-                             linestyle=":", ax=ax, flow=None,
-                             label=f"baseline (trial {baseline['number']})"
-                                   + (f", RMS {be['rms']:.3g}" if "rms" in be else ""))
-            ax.axvline(0, color="0.6", linewidth=1)
-            ax.set_yscale("log")
-            ax.set_ylim(top=ax.get_ylim()[1] * 10)  # room for the legend above the peak
-            what = {"relative": ": (reco − orig) / orig", "absolute": ": reco − orig"}.get(e.get("kind"), "")
-            ax.set_xlabel(f"{tex} residual{what}", fontsize=18)
-            ax.set_ylabel("Fraction of jets per bin", fontsize=18)
-            ax.tick_params(labelsize=14)
-            ax.legend(loc="upper right", frameon=True, framealpha=0.9, fontsize=12)
-        for ax in axes.flat[len(variables):]:
-            ax.set_visible(False)
-        fig.suptitle(f"codesign Simulation — {right}", fontsize=20, x=0.5, y=1.0)
-        fig.tight_layout()
-        return save(fig, out_dir, name, formats)
-
-
-def residual_correlations(matrix: list[list[float]], labels: list[str], right: str, out_dir: Path, name: str,
-                          formats) -> dict[str, str]:
-    """Pearson correlations of the residuals between variables, each cell annotated (a compression that trades
-    one variable's error for another's shows up off the diagonal)."""
-    m = np.asarray(matrix, dtype=float)
-    with style() as plt:
-        fig, ax = plt.subplots(figsize=(8.5, 7.5))
-        image = ax.imshow(m, cmap="RdBu_r", vmin=-1, vmax=1)
-        for i in range(m.shape[0]):
-            for j in range(m.shape[1]):
-                ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=16,
-                        color="white" if abs(m[i, j]) > 0.6 else "black")
-        ax.set_xticks(range(len(labels)), labels)
-        ax.set_yticks(range(len(labels)), labels)
-        ax.minorticks_off()
-        ax.tick_params(length=0)
-        fig.colorbar(image, ax=ax, pad=0.02, label="correlation of residuals")
-        _label(ax, right)
+        experiment_label(ax, right)
         return save(fig, out_dir, name, formats)
 
 
@@ -369,7 +269,7 @@ def history(numbers: dict[str, np.ndarray], values: dict[str, np.ndarray], best:
         ax.set_xlabel("Trial")
         ax.set_ylabel(ylabel)
         ax.legend(loc=_corner(maximize), frameon=True, framealpha=0.9, ncol=2)
-        _label(ax, right)
+        experiment_label(ax, right)
         return save(fig, out_dir, "history", formats)
 
 
@@ -387,7 +287,7 @@ def importance(importances: dict[str, dict[str, float]], right: str, out_dir: Pa
             ax.set_xlabel(f"importance for {target}", fontsize=18)
             ax.set_xlim(0, 1)
         axes.flat[0].invert_yaxis()  # shared: once inverts them all
-        fig.suptitle(f"codesign Simulation — {right}", fontsize=18)
+        fig.suptitle(figure_title(right), fontsize=18)
         fig.tight_layout()
         return save(fig, out_dir, "importance", formats)
 
@@ -444,7 +344,7 @@ def parallel(params: dict[str, list], objectives: dict[str, np.ndarray], front: 
         ax.set_ylim(-0.05, 1.05)
         sm = plt.cm.ScalarMappable(cmap=cmap)
         fig.colorbar(sm, ax=ax, pad=0.01, label=f"{next(iter(objectives))} (log, scaled)")
-        _label(ax, right)
+        experiment_label(ax, right)
         return save(fig, out_dir, "parallel", formats)
 
 
@@ -477,7 +377,7 @@ def slices(params: dict[str, list], y: np.ndarray, resource: np.ndarray, front: 
             ax.set_ylabel(ylabel, fontsize=15)
         for ax in axes.flat[len(names):]:
             ax.set_visible(False)
-        fig.suptitle(f"codesign Simulation — {right}", fontsize=18)
+        fig.suptitle(figure_title(right), fontsize=18)
         fig.tight_layout()
         if sc is not None:
             fig.colorbar(sc, ax=axes, pad=0.01, label=resource_label)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 
 from codesign import escape
-from codesign.search.results import StudyView, fpr_text, objective_label, signal_label
+from codesign.search.records import inputs_tails, shared_with_inputs, within_errors
+from codesign.plotting import fpr_text, signal_label
+from codesign.search.results import StudyView, objective_label
+from codesign.search.trial import TrialRecord
 
 RESOURCE_COLUMNS = ("lut", "ff", "dsp", "bram18", "latency_cycles", "latency_ns", "ii")
 
 
-def front_rows(view: StudyView, records: list[dict]) -> list[dict]:
+def front_rows(view: StudyView, records: list[TrialRecord]) -> list[dict]:
     """One flat row per candidate: numbers, not strings (the CSV); formatting happens per output.
 
     The merit's columns: tpr (with the AUC) and tpr_<signal> for an anomaly study, rms and
@@ -19,29 +22,27 @@ def front_rows(view: StudyView, records: list[dict]) -> list[dict]:
     was scored without firmware. `within_errors_of`: the cheaper front point a candidate does not
     beat beyond both errors (`records.within_errors`), else None.
     """
-    from codesign.search.records import inputs_tails, shared_with_inputs, within_errors
-
     merit, rows = view.merit, []
     key = merit.key
     tails = inputs_tails(view.references)
-    same = within_errors([r for r in records if "number" in r and r.get("estimate")], view.settings)
+    same = within_errors([r for r in records if r.number is not None and r.estimate], view.settings)
     for r in records:
-        est = r.get("estimate") or {}
-        name = r["reference"] if "reference" in r else r["number"]
-        what = view.describe(r["params"]) if "reference" not in r else \
-            r["config"] + (f" with {', '.join(f'{k} {v}' for k, v in r['params'].items())}" if r["params"] else "")
+        est = r.estimate or {}
+        name = r.reference if r.reference is not None else r.number
+        what = view.describe(r.params) if r.reference is None else \
+            r.run["config"] + (f" with {', '.join(f'{k} {v}' for k, v in r.params.items())}" if r.params else "")
         row = {"trial": name, "architecture": what, key: merit.value(r), f"{key}_error": merit.error(r)}
         if _has_auc(view):
-            row["auc"] = r["auc"]
+            row["auc"] = r.get("auc")
             row["tail_shared_with_inputs"] = shared_with_inputs(r, tails, view.settings)
         for sig, entry in merit.components(r).items():
             row[f"{key}_{sig}"] = entry[key]
             row[f"{key}_{sig}_low"], row[f"{key}_{sig}_high"] = entry.get(f"{key}_interval", (entry[key],) * 2)
         row.update({k: est.get(k) for k in RESOURCE_COLUMNS})
         row["method"] = est.get("method", "no firmware")
-        row["bit_exact"] = (r.get("bit_exact") or {}).get("fraction")
-        row["feasible"] = bool(r.get("feasible"))
-        row["within_errors_of"] = same.get(r.get("number"))
+        row["bit_exact"] = r.bit_exact.fraction if r.bit_exact else None
+        row["feasible"] = r.feasible
+        row["within_errors_of"] = same.get(r.number)
         rows.append(row)
     return rows
 
@@ -63,7 +64,7 @@ def sci(value: float, error: float | None = None, tex: bool = False) -> str:
 
 def _has_auc(view: StudyView) -> bool:
     """An anomaly study's table carries the AUC beside the efficiency; a compression has no AUC."""
-    return view.merit.per == "scores"
+    return view.merit.is_efficiency
 
 
 def _cells(view: StudyView, row: dict, tex: bool) -> list[str]:

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from codesign import config as cfg
+from codesign import tasks
 from codesign.core.spec import LSTMAE, FixedPoint, Pruning, Quantization
 from codesign.firmware.options import FirmwareOptions
+from codesign.search.settings import Settings
 
 
 class InvalidCandidate(ValueError):
@@ -30,6 +32,16 @@ class Candidate:
         blob = json.dumps({"config": self.config.model_dump(mode="json"), "firmware": self.firmware.model_dump(
             mode="json"), "method": self.method}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def study_config(settings: Settings):
+    """The study's base task config, validated by its task's `Config`."""
+    return cfg.parse(tasks.get(settings.task).Config, settings.base_config, "search base config")
+
+
+def of_study(params: dict, settings: Settings) -> Candidate:
+    """A trial's candidate: its parameters applied to the study's base config (the search, references, export)."""
+    return make(params, study_config(settings), tasks.get(settings.task).Config)
 
 
 def make(params: dict, base_config, config_cls) -> Candidate:

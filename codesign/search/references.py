@@ -6,9 +6,16 @@ import time
 import traceback
 from pathlib import Path
 
+from codesign import config as cfg
+from codesign import evaluation, metrics, tasks
 from codesign.errors import CodesignError, ConfigError
-from codesign.search.objective import evaluate_candidate, summarise, tf_threads, threshold_setters, train
+from codesign.runtime import quiet_libraries
+from codesign.search import candidate as cand
+from codesign.search.objective import evaluate_candidate, scoring, tf_threads, train
+from codesign.search.settings import Settings
+from codesign.search.space import ReferenceDesign
 from codesign.search.studydata import candidate_data, inputs_norm, read_data
+from codesign.tasks.anomaly import summarise, threshold_setters
 
 
 def evaluate_reference(reference: dict, run_dir: str, settings: dict) -> dict:
@@ -18,11 +25,6 @@ def evaluate_reference(reference: dict, run_dir: str, settings: dict) -> dict:
     events); with `firmware` it goes the candidates' way (`objective.evaluate_candidate`), else its Keras
     scores are the result.
     """
-    from codesign import config as cfg
-    from codesign import tasks
-    from codesign.search import candidate as cand
-    from codesign.search.space import ReferenceDesign
-
     ref = ReferenceDesign(**reference)
     run_dir = Path(run_dir)
     start = time.perf_counter()
@@ -32,14 +34,13 @@ def evaluate_reference(reference: dict, run_dir: str, settings: dict) -> dict:
     if ref.inputs is not None:
         record["inputs"] = ref.inputs
     try:
-        from codesign.runtime import quiet_libraries
-
         quiet_libraries()
-        tf_threads(int(settings.get("tf_threads", 1)))
-        task = tasks.get(settings["task"])
-        base = cfg.parse(task.Config, settings["base_config"], "search base config")
+        s = Settings.model_validate(settings)
+        tf_threads(s.tf_threads)
+        task = tasks.get(s.task)
+        base = cand.study_config(s)
         if ref.inputs is not None:
-            record.update(_inputs_alone(ref.inputs, task, base, run_dir, settings))
+            record.update(_inputs_alone(ref.inputs, task, base, run_dir, s))
             seconds["score"] = round(time.perf_counter() - start, 2)
             seconds["total"] = seconds["score"]
             return record
@@ -51,15 +52,16 @@ def evaluate_reference(reference: dict, run_dir: str, settings: dict) -> dict:
         c = cand.make(ref.params, config, task.Config)
         record["key"] = c.key
         if ref.firmware:
-            record.update(evaluate_candidate(c, run_dir, settings, seconds))
+            record.update(evaluate_candidate(c, run_dir, s, seconds))
         else:
             data = candidate_data(c, run_dir)
             t = time.perf_counter()
             result = train(c, data, n_bootstrap=c.config.metrics.n_bootstrap)
             seconds["train"] = round(time.perf_counter() - t, 2)
-            record.update({**summarise(result.scores, settings["tpr"]),
+            record.update({**summarise(result.scores, s.tpr),
                            "scores": {k: v.to_dict() for k, v in result.scores.items()},
-                           **threshold_setters(result.background_scores, c, run_dir),
+                           **threshold_setters(result.background_scores, c.config, c.firmware.score_head,
+                                               scoring(c, run_dir, s)),
                            "sparsity": result.metadata["sparsity"]["overall"],
                            "epochs_run": result.metadata["training"]["epochs_run"]})
     except CodesignError as exc:
@@ -70,10 +72,8 @@ def evaluate_reference(reference: dict, run_dir: str, settings: dict) -> dict:
     return record
 
 
-def _inputs_alone(kind: str, task, base, run_dir: Path, settings: dict) -> dict:
+def _inputs_alone(kind: str, task, base, run_dir: Path, s: Settings) -> dict:
     """Scores of the squared norm of the preprocessed inputs (no network), as a candidate's record has them."""
-    from codesign import evaluation, metrics
-
     data = read_data(run_dir)
     norm = inputs_norm(kind, task, data)
     background = norm(data.x_test)
@@ -82,5 +82,5 @@ def _inputs_alone(kind: str, task, base, run_dir: Path, settings: dict) -> dict:
     ranked = metrics.SortedScores(background)
     scores = {k: metrics.score_signal(k, ranked, s, m.fpr, m.n_bootstrap, base.seed, m.min_background_above)
               for k, s in signal_scores.items()}
-    return {**summarise(scores, settings["tpr"]), "scores": {k: v.to_dict() for k, v in scores.items()},
+    return {**summarise(scores, s.tpr), "scores": {k: v.to_dict() for k, v in scores.items()},
             "curves": evaluation.curves(background, signal_scores), "tail": evaluation.tail(background)}

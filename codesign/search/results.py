@@ -13,20 +13,20 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codesign.data.adc2021 import SIGNAL_LABELS
 from codesign.errors import CodesignError, ConfigError
-from codesign.merit import Merit, of_task
+from codesign.merit import Merit
+from codesign.plotting import signal_label
 from codesign.search import records
-from codesign.search import study as search_study
+from codesign.search.rundir import RunDir
+from codesign.search.settings import Settings
 from codesign.search.space import Space
+from codesign.search.trial import TrialRecord
 
 
 class StudyError(CodesignError):
     """A run directory that holds no readable study."""
 
 
-# Jet variables of a compression study, as (plain, mathtext) labels beside the signals'.
-VARIABLE_LABELS = {"pt": ("pT", r"$p_T$"), "eta": ("η", r"$\eta$"), "phi": ("φ", r"$\phi$"), "m": ("m", r"$m$")}
 _MERIT_KEYS = ("tpr", "rms")  # what a reference may give: a signal efficiency or a residual RMS
 _REFERENCE_KEYS = {*_MERIT_KEYS, *(f"{k}_error" for k in _MERIT_KEYS), "lut", "dsp", "ff", "latency_ns"}
 
@@ -76,17 +76,17 @@ class Reference:
 class StudyView:
     run_dir: Path
     space: Space
-    settings: search_study.Settings
+    settings: Settings
     provenance: dict
-    records: list[dict]  # every readable trial record, by number
+    records: list[TrialRecord]  # every readable trial record, by number
     skipped: list[str]  # one line per unreadable trial file
     n_inputs: int
     updated: str = ""  # when the newest trial record was written (UTC): how fresh a running study's report is
 
     @property
-    def complete(self) -> list[dict]:
+    def complete(self) -> list[TrialRecord]:
         """Finished at full fidelity and not a re-use of an earlier trial's record."""
-        return [r for r in self.records if r["status"] == "complete" and "reused_from" not in r]
+        return [r for r in self.records if r.complete and r.reused_from is None]
 
     @property
     def merit(self) -> Merit:
@@ -103,32 +103,32 @@ class StudyView:
     def counts(self) -> dict[str, int]:
         out = {"finished": len(self.records)}
         for r in self.records:
-            status = "reused" if "reused_from" in r else r["status"]
-            if status == "pruned" and r.get("reason", "").startswith("not a model"):
+            status = "reused" if r.reused_from is not None else r.status.value
+            if status == "pruned" and r.reason.startswith("not a model"):
                 status = "not_a_model"  # its threshold is the inputs alone's (search.objective.NOT_A_MODEL)
             out[status] = out.get(status, 0) + 1
-        out["feasible"] = sum(1 for r in self.complete if r.get("feasible"))
+        out["feasible"] = sum(1 for r in self.complete if r.feasible)
         return out
 
-    def front(self) -> list[dict]:
+    def front(self) -> list[TrialRecord]:
         return records.front(self.records, self.settings)
 
     @property
-    def references(self) -> list[dict]:
+    def references(self) -> list[TrialRecord]:
         """The space's reference designs as scored on this study's events (`references/*.json`)."""
-        return records.read_references(self.run_dir)
+        return RunDir(self.run_dir).read_references()
 
-    def baseline(self) -> dict | None:
+    def baseline(self) -> TrialRecord | None:
         base = self.space.baseline
-        return next((r for r in self.complete if base and r["params"] == base), None)
+        return next((r for r in self.complete if base and r.params == base), None)
 
-    def trial(self, number: int, what: str = "--reference") -> dict:
+    def trial(self, number: int, what: str = "--reference") -> TrialRecord:
         """A complete trial's record; `what` names the option in the error."""
         for r in self.records:
-            if r["number"] == number:
-                if r["status"] != "complete":
-                    raise ConfigError(f"{what} {number}: trial {number} is {r['status']} "
-                                      f"({r.get('reason') or 'no result'}), not a complete candidate")
+            if r.number == number:
+                if not r.complete:
+                    raise ConfigError(f"{what} {number}: trial {number} is {r.status} "
+                                      f"({r.reason or 'no result'}), not a complete candidate")
                 return r
         raise ConfigError(f"{what} {number}: no trial {number} in {self.run_dir} "
                           f"(finished trials: {len(self.records)})")
@@ -168,17 +168,6 @@ INPUT_WORDS = {"none": "raw inputs", "standard": "standardised inputs", "bounded
                "bounded_slot": "bounded inputs (per slot)"}
 
 
-def fpr_text(fpr: float) -> str:
-    """1e-05 -> '1e-5', as physicists write it."""
-    return f"{fpr:g}".replace("e-0", "e-")
-
-
-def signal_label(name: str, tex: bool = False) -> str:
-    """A signal's or a jet variable's label: 'A→4ℓ' / '$A\\rightarrow 4\\ell$', 'pT' / '$p_T$'."""
-    labels = SIGNAL_LABELS.get(name) or VARIABLE_LABELS.get(name)
-    return (labels[1] if tex else labels[0]) if labels else name
-
-
 def objective_label(tpr: str, tex: bool = False) -> str:
     """How a study's `--objective` reads in titles: 'geomean', 'min', 'mean', or a signal's label."""
     words = {"average": "mean", "per-signal": "geomean"}
@@ -189,7 +178,7 @@ def load(run_dir: str | Path) -> StudyView:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise StudyError(f"{run_dir}: no such directory (give the --out directory of a `codesign search` run)")
-    settings_file = run_dir / search_study.SETTINGS_FILE
+    settings_file = RunDir(run_dir).settings_file
     if not settings_file.is_file():
         hint = " (it looks like a `codesign train` run)" if (run_dir / "metrics.json").is_file() else ""
         raise StudyError(f"{run_dir}: no search study here{hint}: {settings_file.name} is missing; "
@@ -197,7 +186,7 @@ def load(run_dir: str | Path) -> StudyView:
     try:
         saved = json.loads(settings_file.read_text())
         space = Space.model_validate(saved["space"])
-        settings = search_study.Settings.model_validate(saved["settings"])
+        settings = Settings.model_validate(saved["settings"])
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise StudyError(f"{settings_file}: corrupt study file ({exc}); expected the JSON written by "
                           "`codesign search`") from None
@@ -206,15 +195,15 @@ def load(run_dir: str | Path) -> StudyView:
         raise StudyError(f"{settings_file}: not a codesign search study file ({first})") from None
 
     try:
-        merit = of_task(settings.task)
+        merit = settings.merit
     except ConfigError as exc:
         raise StudyError(f"{settings_file}: {exc}") from None
     recs, skipped, newest = [], [], 0.0
-    trials_dir = run_dir / records.TRIALS_DIR
+    trials_dir = RunDir(run_dir).trials
     for path in sorted(trials_dir.glob("*.json")) if trials_dir.is_dir() else []:
         try:
             newest = max(newest, path.stat().st_mtime)
-            rec = json.loads(path.read_text())
+            rec = TrialRecord.from_json(json.loads(path.read_text()))
             _check_record(rec, merit)
         except (OSError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:  # JSONDecodeError is a ValueError
             skipped.append(f"{path}: corrupt trial record, skipped ({_short(exc)})")
@@ -225,33 +214,29 @@ def load(run_dir: str | Path) -> StudyView:
         raise StudyError(f"{run_dir}: the study has no finished trials yet ({trials_dir} is empty{detail})")
     n_inputs = _n_inputs(run_dir, merit, recs)
     updated = datetime.datetime.fromtimestamp(newest, datetime.timezone.utc).isoformat(timespec="seconds")
-    return StudyView(run_dir, space, settings, saved.get("provenance", {}), sorted(recs, key=lambda r: r["number"]),
+    return StudyView(run_dir, space, settings, saved.get("provenance", {}), sorted(recs, key=lambda r: r.number),
                      skipped, n_inputs, updated)
 
 
-def _n_inputs(run_dir: Path, merit: Merit, records: list[dict]) -> int:
+def _n_inputs(run_dir: Path, merit: Merit, records: list[TrialRecord]) -> int:
     """From the study's data manifest; without it (a copied run directory), the ADC2021 inputs of an anomaly
     study, the reconstructed variables of a compression."""
     try:
-        return int(json.loads((run_dir / "data" / "manifest.json").read_text())["shapes"]["x_test"][1])
+        return int(json.loads((RunDir(run_dir).data / "manifest.json").read_text())["shapes"]["x_test"][1])
     except (OSError, ValueError, KeyError, IndexError, TypeError):
-        if merit.per == "scores":
+        if merit.is_efficiency:
             return 57
-        return max((len(merit.components(r)) for r in records if r["status"] == "complete"), default=0)
+        return max((len(merit.components(r)) for r in records if r.complete), default=0)
 
 
-def _check_record(rec: dict, merit: Merit) -> None:
+def _check_record(rec: TrialRecord, merit: Merit) -> None:
     """Enough of a trial record to draw it; a half-written or foreign file (or another task's) fails here."""
-    int(rec["number"])
-    if rec["status"] not in ("complete", "pruned", "failed"):
-        raise ValueError(f"unknown status {rec['status']!r}")
-    if not isinstance(rec["params"], dict):
-        raise TypeError("params is not a mapping")
-    if rec["status"] == "complete":
+    int(rec.number)
+    if rec.complete:
         merit.value(rec)
         for key in ("lut", "dsp", "latency_ns"):
-            float(rec["estimate"][key])
-        for entry in rec[merit.per].values():
+            rec.resource(key)
+        for entry in rec.scored[merit.per].values():
             merit.component(entry)
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from codesign import tasks
 from codesign.config import Frozen
 from codesign.hardware.targets import Budget
+from codesign.merit import PER_SIGNAL
 
 
 class Settings(Frozen):
@@ -31,14 +33,10 @@ class Settings(Frozen):
     @property
     def merit(self):
         """The task's figure of merit (signal efficiency, or residual RMS for compression)."""
-        from codesign.merit import of_task
-
-        return of_task(self.task)
+        return tasks.get(self.task).merit
 
     @property
     def per_signal(self) -> bool:
-        from codesign.merit import PER_SIGNAL
-
         return self.tpr == PER_SIGNAL
 
     @property
@@ -47,19 +45,19 @@ class Settings(Frozen):
         d = merit + ["minimize"]
         return d + ["minimize"] if self.latency == "objective" else d
 
-    def objective_values(self, record: dict) -> list[float]:
-        """What Optuna is told: the figure of merit (or every signal's TPR), the resource, [the latency]."""
-        est = record["estimate"]
-        merit = ([float(record["scores"][s]["tpr"]) for s in self.signals] if self.per_signal
+    def objective_values(self, record) -> list[float]:
+        """What Optuna is told of a `TrialRecord`: the figure of merit (or every signal's TPR), the resource,
+        [the latency]."""
+        merit = ([float(self.merit.components(record)[s]["tpr"]) for s in self.signals] if self.per_signal
                  else [self.merit.value(record)])
-        values = merit + [float(est[self.resource])]
+        values = merit + [record.resource(self.resource)]
         if self.latency == "objective":
-            values.append(float(est["latency_ns"]))
+            values.append(record.resource("latency_ns"))
         return values
 
-    def violations(self, record: dict) -> dict[str, float]:
+    def violations(self, record) -> dict[str, float]:
         """Budget constraint values, normalised: <= 0 is within the limit (Optuna's convention)."""
-        est = record["estimate"]
+        est = record.estimate
         values = {"lut": est["lut"], "ff": est["ff"], "dsp": est["dsp"], "bram18": est["bram18"],
                   "latency_ns": est["latency_ns"], "ii": est["ii"]}
         return {k: (values[k] - limit) / max(limit, 1e-9) for k, limit in self.budget.limits().items()}

@@ -1,4 +1,5 @@
-"""Design spaces as data: `search/*.yaml` parsed into typed dimensions that map one-to-one to Optuna.
+"""Design spaces as data: `codesign/search/spaces/*.yaml` (or a user's YAML file) parsed into typed dimensions
+that map one-to-one to Optuna.
 
 A space names its task, a base training config (preset or file) whose fields the
 candidates override, the objectives, and the searched dimensions:
@@ -26,9 +27,9 @@ from pydantic import Field, field_validator, model_validator
 
 from codesign import config as cfg
 from codesign.config import Frozen
-from codesign.core.preprocessing import Kind
+from codesign.core.preprocessing import Scheme
 
-SPACES_DIR = Path(__file__).resolve().parents[2] / "search"
+SPACES_DIR = Path(__file__).resolve().parent / "spaces"  # shipped in the wheel ([tool.setuptools.package-data])
 
 # What each dimension sets: model, quantization, pruning, training or firmware.
 KNOWN = {
@@ -135,7 +136,7 @@ class ReferenceDesign(Frozen):
     config: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     firmware: bool = True
-    inputs: Kind | None = None
+    inputs: Scheme | None = None
 
     @model_validator(mode="after")
     def _one_kind(self):
@@ -162,7 +163,7 @@ class Space(Frozen):
         if "width" in dims and "depth" not in dims:
             raise ValueError("width needs a depth dimension (or fix the encoder in the base config)")
         if "preprocessing" in dims:
-            known = typing.get_args(Kind)
+            known = typing.get_args(Scheme)
             bad = set(dims["preprocessing"].values()) - set(known)
             if bad:
                 raise ValueError(f"preprocessing values must be among {', '.join(known)}, got {sorted(bad)}")
@@ -214,5 +215,5 @@ def available(directory: Path = SPACES_DIR) -> list[str]:
 
 
 def load(name_or_path: str, directory: Path = SPACES_DIR) -> Space:
-    """A space by name (search/<name>.yaml) or by path to a YAML file."""
+    """A shipped space by name (codesign/search/spaces/<name>.yaml) or a user's space by path to a YAML file."""
     return cfg.load_named(Space, name_or_path, directory, "unknown search space {name}; known: {known}")

@@ -14,55 +14,31 @@ candidate already evaluated (same model, training and firmware) reuses its recor
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import time
 import warnings
 from pathlib import Path
 
-from codesign import provenance
+from codesign import tasks
 from codesign.errors import CodesignError, ConfigError
 from codesign.hardware.targets import Budget
-from codesign.search.records import front, read_trials, reference_path, save_record
+from codesign.runtime import quiet_libraries
+from codesign.search import candidate as cand
+from codesign.search import objective, references, studydata
+from codesign.search.records import feasibility, front
+from codesign.search.rundir import RunDir
 from codesign.search.settings import Settings
-from codesign.search.space import Space
+from codesign.search.space import ReferenceDesign, Space
+from codesign.search.trial import Status, TrialRecord
 
 log = logging.getLogger("codesign")
-SETTINGS_FILE = "search.json"
-
-
-# ---------------------------------------------------------------- run directory
-
-
-def _check_settings(run_dir: Path, settings: Settings, space: Space) -> None:
-    """A resumed study must be the same study: same space, task, target, budget and base config."""
-    path = run_dir / SETTINGS_FILE
-    current = {"space": space.model_dump(mode="json", by_alias=True),
-               "settings": settings.model_dump(mode="json", exclude={"n_trials", "jobs", "scheduler", "tf_threads"})}
-    if path.is_file():
-        saved = json.loads(path.read_text())
-        # reference designs are scored beside the study, not part of it: a resumed study may add some
-        saved, current = ({**d, "space": {k: v for k, v in d.get("space", {}).items() if k != "references"}}
-                          for d in (saved, current))
-        for key in ("space", "settings"):
-            if saved.get(key) != current[key]:
-                changed = sorted(k for k in set(saved.get(key, {})) | set(current[key])
-                                 if saved.get(key, {}).get(k) != current[key].get(k))
-                raise ConfigError(f"{run_dir}: holds a study with different {key} ({', '.join(changed)}); "
-                                  "use another --out to start a new study")
-        return
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({**current, "provenance": provenance.record(seed=settings.seed)}, indent=1,
-                               default=str))
 
 
 @contextlib.contextmanager
 def executor(jobs: int, scheduler: str | None):
     """A Dask client: an existing cluster, or a local one of `jobs` single-threaded worker processes."""
     from distributed import Client, LocalCluster
-
-    from codesign.runtime import quiet_libraries
 
     quiet_libraries()
     if scheduler:
@@ -82,7 +58,7 @@ def executor(jobs: int, scheduler: str | None):
 
 
 def run(space: Space, settings: Settings, run_dir: Path, progress: bool = True,
-        enqueue: list[dict] | None = None) -> list[dict]:
+        enqueue: list[dict] | None = None) -> list[TrialRecord]:
     """Run (or resume) a study until `n_trials` trials have finished; returns every trial's record.
 
     `enqueue`: parameter sets evaluated first (after the space's baseline), e.g. to re-run known candidates.
@@ -90,22 +66,16 @@ def run(space: Space, settings: Settings, run_dir: Path, progress: bool = True,
     import optuna
     from distributed import as_completed
 
-    from codesign import config as cfg
-    from codesign import tasks
-    from codesign.search import candidate as cand
-    from codesign.search import objective, references, studydata
-
     run_dir = Path(run_dir)
-    _check_settings(run_dir, settings, space)
-    task = tasks.get(settings.task)
-    base = cfg.parse(task.Config, settings.base_config, "search base config")
-    if not (run_dir / studydata.DATA_DIR / "manifest.json").is_file():
-        log.info("preparing the study's data in %s", run_dir / studydata.DATA_DIR)
-        studydata.write_data(run_dir, task, base)
+    rd = RunDir(run_dir)
+    rd.start(settings, space)
+    if not rd.has_data():
+        log.info("preparing the study's data in %s", rd.data)
+        studydata.write_data(run_dir, tasks.get(settings.task), cand.study_config(settings))
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # TPE's `group`
-    storage = settings.storage or f"sqlite:///{(run_dir / 'study.db').resolve()}"
+    storage = settings.storage or f"sqlite:///{rd.database.resolve()}"
     sampler = optuna.samplers.TPESampler(seed=settings.seed, multivariate=True, group=True, constant_liar=True,
                                          n_startup_trials=min(10, max(2, settings.n_trials // 3)))
     try:
@@ -114,8 +84,8 @@ def run(space: Space, settings: Settings, run_dir: Path, progress: bool = True,
     except Exception as exc:  # unreachable database, bad URL
         raise CodesignError(f"--storage {storage}: {type(exc).__name__}: {exc}") from None
 
-    records = read_trials(run_dir)
-    by_key = {r["key"]: r for r in records.values() if r.get("key") and r["status"] != "failed"}
+    records = rd.read_trials()
+    by_key = {r.key: r for r in records.values() if r.key and r.status is not Status.FAILED}
     _recover(study, records)
     if not study.trials:
         if space.baseline:
@@ -133,7 +103,7 @@ def run(space: Space, settings: Settings, run_dir: Path, progress: bool = True,
         futures = as_completed()
         # reference designs first (each once per study: a resumed run keeps their records), then the trials
         for ref in space.references:
-            if not reference_path(run_dir, ref.label).is_file():
+            if not rd.reference_path(ref.label).is_file():
                 future = client.submit(references.evaluate_reference, ref.model_dump(mode="json"), str(run_dir),
                                        settings_dict, pure=False, key=f"reference-{time.time_ns()}")
                 pending[future] = ref
@@ -143,15 +113,15 @@ def run(space: Space, settings: Settings, run_dir: Path, progress: bool = True,
                 trial = study.ask()
                 params = space.suggest(trial)
                 try:
-                    key = cand.make(params, base, task.Config).key
+                    key = cand.of_study(params, settings).key
                 except cand.InvalidCandidate:
                     key = None
                 if key in by_key:  # the same candidate again: reuse its record
-                    _tell(study, trial, {**by_key[key], "number": trial.number, "params": params,
-                                         "reused_from": by_key[key]["number"]}, settings, run_dir, records, by_key)
+                    reused = by_key[key].with_(number=trial.number, params=params, reused_from=by_key[key].number)
+                    _tell(study, trial, reused, settings, run_dir, records, by_key)
                     bar.update(1)
                     continue
-                current = [[settings.merit.value(r), float(r["estimate"][settings.resource])] for r in front(
+                current = [[settings.merit.value(r), r.resource(settings.resource)] for r in front(
                     list(records.values()), settings)]
                 future = client.submit(objective.evaluate, params, str(run_dir), settings_dict, current, pure=False,
                                        key=f"trial-{trial.number}-{time.time_ns()}")
@@ -161,28 +131,27 @@ def run(space: Space, settings: Settings, run_dir: Path, progress: bool = True,
                 break
             future = next(futures)
             trial = pending.pop(future)
-            if not hasattr(trial, "number"):  # a reference design
+            if isinstance(trial, ReferenceDesign):
                 try:
-                    record = future.result()
+                    record = TrialRecord.from_json(future.result())
                 except Exception as exc:  # the worker died
-                    record = {"reference": trial.label, "params": trial.params, "status": "failed",
-                              "reason": f"worker lost: {exc}", "seconds": {}}
-                save_record(run_dir, record)
-                log.info("reference %s: %s", trial.label, record["status"])
+                    record = TrialRecord(Status.FAILED, trial.params, reference=trial.label,
+                                         reason=f"worker lost: {exc}")
+                rd.save(record)
+                log.info("reference %s: %s", trial.label, record.status)
                 continue
             try:
-                record = future.result()
+                record = TrialRecord.from_json(future.result())
             except Exception as exc:  # the worker died (out of memory, killed)
-                record = {"params": trial.params, "status": "failed", "reason": f"worker lost: {exc}",
-                          "seconds": {}}
-            _tell(study, trial, {**record, "number": trial.number}, settings, run_dir, records, by_key)
+                record = TrialRecord(Status.FAILED, trial.params, reason=f"worker lost: {exc}")
+            _tell(study, trial, record.with_(number=trial.number), settings, run_dir, records, by_key)
             bar.update(1)
             bar.set_postfix_str(_best_text(records, settings))
     bar.close()
     return [records[n] for n in sorted(records)]
 
 
-def _recover(study, records: dict[int, dict]) -> None:
+def _recover(study, records: dict[int, TrialRecord]) -> None:
     """Close trials a killed driver left RUNNING and queue their parameters again; tell finished records."""
     from optuna.trial import TrialState
 
@@ -194,27 +163,23 @@ def _recover(study, records: dict[int, dict]) -> None:
         log.info("trial %d was interrupted: closed, and its parameters queued again", t.number)
 
 
-def _tell(study, trial, record: dict, settings: Settings, run_dir: Path, records: dict, by_key: dict) -> None:
+def _tell(study, trial, record: TrialRecord, settings: Settings, run_dir: Path, records: dict[int, TrialRecord],
+          by_key: dict[str, TrialRecord]) -> None:
     from optuna.trial import TrialState
 
-    if record["status"] == "complete":
-        violations = settings.violations(record)
-        record["feasible"] = all(v <= 0 for v in violations.values())
-        record["violations"] = violations
-        for k, v in violations.items():
-            trial.set_constraint(k, v)
-    else:
-        record["feasible"] = False
-    save_record(run_dir, record)  # on disk before the study knows: a kill in between re-evaluates, loses nothing
-    records[record["number"]] = record
-    trial.set_user_attr("key", record.get("key"))
-    if record["status"] == "complete":
-        if record.get("key"):
-            by_key.setdefault(record["key"], record)
+    record = feasibility(record, settings)
+    for k, v in record.violations.items():
+        trial.set_constraint(k, v)
+    RunDir(run_dir).save(record)  # on disk before the study knows: a kill in between re-evaluates, loses nothing
+    records[record.number] = record
+    trial.set_user_attr("key", record.key)
+    if record.complete:
+        if record.key:
+            by_key.setdefault(record.key, record)
         study.tell(trial, settings.objective_values(record))
     else:
-        trial.set_user_attr("reason", record["reason"][:500])
-        study.tell(trial, state=TrialState.PRUNED if record["status"] == "pruned" else TrialState.FAIL)
+        trial.set_user_attr("reason", record.reason[:500])
+        study.tell(trial, state=TrialState.PRUNED if record.status is Status.PRUNED else TrialState.FAIL)
 
 
 class _NoBar:
@@ -236,13 +201,13 @@ def _progress(total: int, done: int, enabled: bool):
     return tqdm(total=total, initial=done, desc="trials", unit="trial", dynamic_ncols=True)
 
 
-def _best_text(records: dict, settings: Settings) -> str:
-    ok = [r for r in records.values() if r["status"] == "complete" and r.get("feasible")]
+def _best_text(records: dict[int, TrialRecord], settings: Settings) -> str:
+    ok = [r for r in records.values() if r.complete and r.feasible]
     if not ok:
         return "no feasible candidate yet"
     merit = settings.merit
-    best = max(ok, key=lambda r: (merit.goodness(r), -r["estimate"][settings.resource]))
-    return (f"best feasible {merit.name} {merit.value(best):.2e} at {best['estimate'][settings.resource]:.0f} "
+    best = max(ok, key=lambda r: (merit.goodness(r), -r.resource(settings.resource)))
+    return (f"best feasible {merit.name} {merit.value(best):.2e} at {best.resource(settings.resource):.0f} "
             f"{settings.resource}")
 
 

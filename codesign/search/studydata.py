@@ -12,7 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-DATA_DIR = "data"
+from codesign import evaluation, tasks
+from codesign.core.preprocessing import Preprocessor
+from codesign.data.store import EventStore
+from codesign.locks import exclusive
+from codesign.search.rundir import RunDir
+from codesign.tasks.base import Dataset
 
 
 def write_data(run_dir: Path, task, config) -> Path:
@@ -21,9 +26,7 @@ def write_data(run_dir: Path, task, config) -> Path:
     A task that streams (the L1 task's millions of test events) writes its arrays into the store
     itself; arrays a task returns in memory are stored under the hash of their content.
     """
-    from codesign.data.store import EventStore
-
-    out = run_dir / DATA_DIR
+    out = RunDir(run_dir).data
     dataset = task.load_data(config, store=out)
     store = EventStore(out)
     arrays = {"x_train": dataset.x_train, "x_val": dataset.x_val, "x_test": dataset.x_test,
@@ -47,10 +50,8 @@ def write_data(run_dir: Path, task, config) -> Path:
     return out
 
 
-def read_data(run_dir: Path):
-    from codesign.tasks.base import Dataset
-
-    d = Path(run_dir) / DATA_DIR
+def read_data(run_dir: Path) -> Dataset:
+    d = RunDir(run_dir).data
     manifest = json.loads((d / "manifest.json").read_text())
     files = manifest.get("files") or {k: f"{k}.npy" for k in manifest["shapes"]}  # studies before the store
 
@@ -64,18 +65,13 @@ def read_data(run_dir: Path):
 
 def candidate_data(c, run_dir: Path):
     """The study's data as candidate `c` sees it (a task's `view`, e.g. a shorter LSTM window)."""
-    from codesign import tasks
-
-    data = read_data(run_dir)
-    view = getattr(tasks.get(c.config.task), "view", None)
-    return view(c.config, data) if view is not None else data
+    return tasks.get(c.config.task).view(c.config, read_data(run_dir))
 
 
-def inputs_norm(kind: str, task, data):
-    """The squared norm of the `kind`-preprocessed inputs (what an autoencoder that reconstructs nothing scores)."""
-    from codesign.core.preprocessing import Preprocessor
-
-    pre = Preprocessor.fit(kind, data.x_train, task.input_groups(data.input_names))
+def inputs_norm(preprocessing: str, task, data):
+    """The squared norm of the inputs preprocessed by `preprocessing` (what an autoencoder that reconstructs
+    nothing scores)."""
+    pre = Preprocessor.fit(preprocessing, data.x_train, task.input_groups(data.input_names))
 
     def norm(x, block: int = 1 << 18):
         return np.concatenate([np.sum(np.square(pre.transform(np.asarray(x[i:i + block])), dtype=np.float64),
@@ -84,16 +80,13 @@ def inputs_norm(kind: str, task, data):
     return norm
 
 
-def inputs_alone_tail(kind: str, task, run_dir: Path) -> dict:
+def inputs_alone_tail(preprocessing: str, task, run_dir: Path) -> dict:
     """The 100 highest background events of the inputs alone, computed once per study and preprocessing."""
-    from codesign import evaluation
-    from codesign.locks import exclusive
-
-    path = run_dir / DATA_DIR / f"inputs-alone-{kind}.json"
+    path = RunDir(run_dir).data / f"inputs-alone-{preprocessing}.json"
     with exclusive(path.with_suffix(".lock")):
         if not path.is_file():
             data = read_data(run_dir)
             tmp = path.with_suffix(".partial")
-            tmp.write_text(json.dumps(evaluation.tail(inputs_norm(kind, task, data)(data.x_test))))
+            tmp.write_text(json.dumps(evaluation.tail(inputs_norm(preprocessing, task, data)(data.x_test))))
             tmp.replace(path)
     return json.loads(path.read_text())

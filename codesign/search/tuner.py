@@ -12,9 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from codesign import tasks
+from codesign.merit import EFFICIENCY
+from codesign.search import candidate as cand
 from codesign.search import objective, studydata
-from codesign.search import records as records_mod
+from codesign.search.records import feasibility
+from codesign.search.rundir import RunDir
 from codesign.search.space import Space
+from codesign.search.trial import TrialRecord
 
 ALGORITHMS = ("bayesian", "random")
 
@@ -49,51 +54,39 @@ def params_of(space: Space, values: dict) -> dict:
     return params
 
 
-def score(record: dict, merit=None) -> float:
+def score(record: TrialRecord, merit=None) -> float:
     """What keras-tuner maximises: the figure of merit (sign-adjusted) less the relative budget excess."""
-    from codesign.merit import EFFICIENCY
-
     merit = merit or EFFICIENCY
-    return merit.goodness(record) - sum(max(v, 0.0) for v in record.get("violations", {}).values())
+    return merit.goodness(record) - sum(max(v, 0.0) for v in record.violations.values())
 
 
-def run(space: Space, settings, run_dir: Path, algorithm: str = "bayesian") -> list[dict]:
+def run(space: Space, settings, run_dir: Path, algorithm: str = "bayesian") -> list[TrialRecord]:
     import keras_tuner as kt
 
-    from codesign.search import study as study_mod
-
     run_dir = Path(run_dir)
-    study_mod._check_settings(run_dir, settings, space)
-    from codesign import config as cfg
-    from codesign import tasks
-
-    task = tasks.get(settings.task)
-    base = cfg.parse(task.Config, settings.base_config, "search base config")
-    if not (run_dir / studydata.DATA_DIR / "manifest.json").is_file():
-        studydata.write_data(run_dir, task, base)
+    rd = RunDir(run_dir)
+    rd.start(settings, space)
+    if not rd.has_data():
+        studydata.write_data(run_dir, tasks.get(settings.task), cand.study_config(settings))
     max_depth = space.dimensions["depth"].values()[-1] if "depth" in space.dimensions else 0
     hp = hyperparameters(space, max_depth)
     cls = kt.oracles.BayesianOptimizationOracle if algorithm == "bayesian" else kt.oracles.RandomSearchOracle
     oracle = cls(objective=kt.Objective("score", "max"), max_trials=settings.n_trials, hyperparameters=hp,
                  seed=settings.seed, tune_new_entries=False)
     settings_dict = {**settings.model_dump(mode="json"), "fidelity": 0.0}
-    records: dict[int, dict] = records_mod.read_trials(run_dir)
+    records: dict[int, TrialRecord] = rd.read_trials()
 
     class _Tuner(kt.Tuner):
         def run_trial(self, trial, *args, **kwargs):
             params = params_of(space, trial.hyperparameters.values)
             number = len(records)
-            record = {**objective.evaluate(params, str(run_dir), settings_dict), "number": number,
-                      "engine": f"keras-tuner/{algorithm}", "tuner_trial": trial.trial_id}
-            if record["status"] == "complete":
-                record["violations"] = settings.violations(record)
-                record["feasible"] = all(v <= 0 for v in record["violations"].values())
-            else:
-                record["feasible"] = False
-            records_mod.save_record(run_dir, record)
+            record = TrialRecord.from_json(objective.evaluate(params, str(run_dir), settings_dict))
+            record = feasibility(record.with_(number=number, run={**record.run, "engine": f"keras-tuner/{algorithm}",
+                                                                  "tuner_trial": trial.trial_id}), settings)
+            rd.save(record)
             records[number] = record
-            if record["status"] != "complete":
-                raise kt.errors.FailedTrialError(record["reason"][:300])
+            if not record.complete:
+                raise kt.errors.FailedTrialError(record.reason[:300])
             return {"score": score(record, settings.merit)}
 
     tuner = _Tuner(oracle=oracle, directory=str(run_dir), project_name="keras_tuner", overwrite=False)

@@ -25,7 +25,10 @@ from pydantic import Field, model_validator
 
 from codesign import metrics
 from codesign.config import Frozen
+from codesign.data import dqm_generator as gen
+from codesign.data import dqm_table as tbl
 from codesign.errors import DataError
+from codesign.tasks.anomaly import AnomalyTask
 from codesign.tasks.base import Dataset, Metrics, TaskConfig, check_test_size
 
 log = logging.getLogger("codesign")
@@ -84,8 +87,6 @@ def load_data(config: Config, train_limit: int | None = None, store=None) -> Dat
     d = config.data
     if d.table_file is not None:
         return from_table(d, config.seed, config.metrics, train_limit)
-    from codesign.data import dqm_generator as gen
-
     kinds = list(d.kinds or gen.kinds_affecting(d.histogram))
     n_train = d.n_train if train_limit is None else min(d.n_train, train_limit)
     log.info("generating %d good and %d x %d bad runs of %s (seed %d)", n_train + d.n_val + d.n_test, len(kinds),
@@ -111,8 +112,6 @@ def load_data(config: Config, train_limit: int | None = None, store=None) -> Dat
 
 def from_table(d: Data, seed: int, m: Metrics, train_limit: int | None = None) -> Dataset:
     """Good runs of a fetched table split into train / val / test; bad runs are the one signal."""
-    from codesign.dqm import table as tbl
-
     table = tbl.read(d.table_file)
     if table.labels is None:
         raise DataError(f"{d.table_file}: no label column; the datasets JSON given to fetch must name good_runs "
@@ -135,3 +134,15 @@ def from_table(d: Data, seed: int, m: Metrics, train_limit: int | None = None) -
     return Dataset(x[train], x[val], x[test], {"bad": x[bad]}, [f"bin{i:04d}" for i in range(x.shape[1])],
                    sources={"kind": "table", "file": str(Path(d.table_file)), "histogram": d.histogram,
                             "n_good": len(good), "n_bad": len(bad), "min_entries": d.min_entries})
+
+
+class DQMHistograms(AnomalyTask):
+    name = NAME
+    Config = Config
+    data_file_field = "table_file"
+
+    def load_data(self, config, train_limit=None, store=None):
+        return load_data(config, train_limit, store)
+
+    def input_groups(self, input_names):
+        return input_groups(input_names)

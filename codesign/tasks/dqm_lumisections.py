@@ -27,6 +27,8 @@ from pydantic import Field, model_validator
 from codesign.config import Frozen
 from codesign.core.spec import LSTMAE, DenseAE, ModelSpec
 from codesign.core.trainer import Training
+from codesign.data import lumi_generator as lumi
+from codesign.tasks.anomaly import AnomalyTask
 from codesign.tasks.base import Dataset, Metrics, TaskConfig, check_test_size
 
 log = logging.getLogger("codesign")
@@ -77,15 +79,11 @@ def input_groups(input_names: list[str]) -> list[str]:
 
 def _windows_starting_at(x: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
     """(windows, index of the LS each starts at, the one it scores): one window per LS but the last width - 1."""
-    from codesign.data import lumi_generator as lumi
-
     windows = lumi.windows(x, width, 1)
     return windows, np.arange(len(windows))
 
 
 def load_data(config: Config, train_limit: int | None = None, store=None) -> Dataset:
-    from codesign.data import lumi_generator as lumi
-
     d, seed = config.data, config.seed
     log.info("generating lumisection series: %d train, %d val, %d test, %d signal LS (seed %d)", d.n_train, d.n_val,
              d.n_test, d.n_signal, seed)
@@ -124,3 +122,18 @@ def view(config: Config, data: Dataset) -> Dataset:
     return dataclasses.replace(data, x_train=cut(data.x_train), x_val=cut(data.x_val), x_test=cut(data.x_test),
                                signals={k: cut(v) for k, v in data.signals.items()},
                                input_names=data.input_names[:keep * n_bins])
+
+
+class DQMLumisections(AnomalyTask):
+    name = NAME
+    Config = Config
+    data_file_field = ""  # generated series only
+
+    def load_data(self, config, train_limit=None, store=None):
+        return load_data(config, train_limit, store)
+
+    def input_groups(self, input_names):
+        return input_groups(input_names)
+
+    def view(self, config, data):
+        return view(config, data)

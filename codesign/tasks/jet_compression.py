@@ -26,16 +26,24 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from codesign.config import Frozen
-from codesign.core.preprocessing import Kind, Preprocessor
+from codesign import compression_figures as figs
+from codesign import evaluation, firmware, provenance, residuals
+from codesign.config import Frozen, dump
+from codesign.core import persistence
+from codesign.core.models import build, decoder, encoder, mean_reconstruction
+from codesign.core.preprocessing import Scheme, Preprocessor
+from codesign.core.pruning import overall_sparsity
 from codesign.core.spec import VAE, DenseAE, ModelSpec
-from codesign.core.trainer import Training
+from codesign.core.trainer import Training, fit, seed_everything
+from codesign.data import jet_generator
+from codesign.errors import DataError
+from codesign.firmware import fixed
 from codesign.merit import RESIDUAL_RMS
-from codesign.tasks.base import Dataset, Metrics, TaskConfig
+from codesign.plotting import signal_label
+from codesign.tasks.base import Dataset, Metrics, Scoring, Task, TaskConfig
 
 log = logging.getLogger("codesign")
 NAME = "jet-compression"
-MERIT = RESIDUAL_RMS
 VARIABLES = ("pt", "eta", "phi", "m")
 LOG_VARIABLES = ("pt", "m")
 
@@ -52,7 +60,7 @@ class Data(Frozen):
 class Config(TaskConfig):
     task: Literal["jet-compression"] = NAME
     data: Data = Data()
-    preprocessing: Kind = "standard"
+    preprocessing: Scheme = "standard"
     # The seed's (HEPAutoencoders AE_3D_200) network: 4-200-100-50-3-50-100-200-4, tanh, no batch norm.
     model: ModelSpec = DenseAE(encoder=(200, 100, 50), latent=3, activation="tanh", batchnorm=False,
                                input_batchnorm=False)
@@ -95,16 +103,12 @@ def to_physical(x: np.ndarray, representation: str) -> np.ndarray:
 
 
 def _jets(config: Config) -> tuple[dict, dict, dict, dict]:
-    from codesign.data import jet_generator
-
     d, seed = config.data, config.seed
     if d.file is None:
         log.info("generating jets: %d train, %d val, %d test (seed %d)", d.n_train, d.n_val, d.n_test, seed)
         return (jet_generator.generate(d.n_train, seed * 10 + 1), jet_generator.generate(d.n_val, seed * 10 + 2),
                 jet_generator.generate(d.n_test, seed * 10 + 3),
                 {"kind": "synthetic", "generator": "codesign.data.jet_generator", "seed": seed})
-    from codesign.errors import DataError
-
     jets = jet_generator.read(d.file)
     n = len(jets["pt"])
     if n < 300:
@@ -153,8 +157,6 @@ def reconstruct(model, pre: Preprocessor, x: np.ndarray, representation: str) ->
 
 def fidelity(original: np.ndarray, reconstructed: np.ndarray, n_bootstrap: int, seed: int):
     """(residual arrays, per-variable summaries with intervals, {rms, rms_error, ...}) of physical jets."""
-    from codesign import residuals
-
     res = residuals.residuals(original, reconstructed, list(VARIABLES))
     summary, merit = residuals.with_intervals(res, n_bootstrap, seed)
     return res, summary, merit
@@ -162,11 +164,6 @@ def fidelity(original: np.ndarray, reconstructed: np.ndarray, n_bootstrap: int, 
 
 def train(config: Config, data: Dataset, verbose: int = 0, tensorboard: str | Path | None = None) -> Compression:
     """Fit the input scaling on training jets, train the autoencoder, measure residuals on the test jets."""
-    from codesign import provenance
-    from codesign.core.models import build
-    from codesign.core.pruning import overall_sparsity
-    from codesign.core.trainer import fit, seed_everything
-
     rep = config.data.representation
     pre = Preprocessor.fit(config.preprocessing, data.x_train)
     x_train, x_val = pre.transform(data.x_train), pre.transform(data.x_val)
@@ -201,8 +198,6 @@ def train(config: Config, data: Dataset, verbose: int = 0, tensorboard: str | Pa
 
 def deployed(model, spec: ModelSpec):
     """What runs on detector: the encoder, returning the latent code (no score head)."""
-    from codesign.core.models import encoder
-
     return encoder(model, spec), None, False
 
 
@@ -217,7 +212,6 @@ def save_decoder(directory: Path, decoder, pre: Preprocessor, representation: st
     what an offline consumer of the codes needs (`codesign export` ships both)."""
     import json
 
-    from codesign.core import persistence
 
     persistence.save_model(Path(directory) / "decoder.h5", decoder)
     (Path(directory) / "decoder.json").write_text(json.dumps({
@@ -228,18 +222,12 @@ def save_decoder(directory: Path, decoder, pre: Preprocessor, representation: st
 
 def firmware_codes(fw, x: np.ndarray) -> np.ndarray:
     """The encoder firmware's latent codes for inputs `x`, as floats (emulator; identical to C-sim)."""
-    from codesign.firmware import fixed
-
     (out,) = fw.emulate(x)
     return fixed.to_float(out, fw.output_types[0].frac)
 
 
-def score_firmware(fw, c, data: Dataset, result: Compression, settings: dict) -> dict:
+def score_firmware(fw, cfg: Config, data: Dataset, result: Compression) -> dict:
     """Residuals of test jets compressed by the firmware encoder and decoded offline; Keras figures beside them."""
-    from codesign import residuals
-    from codesign.core.models import decoder
-
-    cfg = c.config
     rep = cfg.data.representation
     x_test = np.asarray(data.x_test)
     original = to_physical(x_test, rep)
@@ -283,12 +271,6 @@ def save_run(out: Path, config: Config, result: Compression, formats=("png", "pd
     """model/, config.yaml, residuals.json/.csv and the figures (plots/) of a trained compression."""
     import json
 
-    from codesign import compression_figures as figs
-    from codesign import residuals
-    from codesign.config import dump
-    from codesign.core import persistence
-    from codesign.report.figures import residual_histograms
-    from codesign.search.results import signal_label
 
     persistence.save(out / "model", result.model, result.metadata)
     (out / "config.yaml").write_text(dump(config))
@@ -306,7 +288,7 @@ def save_run(out: Path, config: Config, result: Compression, formats=("png", "pd
     right = f"{result.metadata['data']['n_test']:,} test jets"
     names, matrix = residuals.correlations(result.residuals)
     drawn = {
-        "residuals": residual_histograms(residuals.histograms(result.residuals, summary), summary,
+        "residuals": figs.residual_histograms(residuals.histograms(result.residuals, summary), summary,
                                          [(v, signal_label(v, tex=True)) for v in VARIABLES], right, plots,
                                          "residuals", formats),
         "correlations": figs.correlations(result.residuals, summary, matrix, right, plots, "residual_correlations",
@@ -318,7 +300,7 @@ def save_run(out: Path, config: Config, result: Compression, formats=("png", "pd
     return drawn
 
 
-def emulate(model, config: Config, pre: Preprocessor, data: Dataset, options, target, cache_dir: Path, out: Path,
+def emulate(model, config: Config, pre: Preprocessor, data: Dataset, options, target, out: Path,
             csim_check: int) -> int:
     """`codesign emulate RUN_DIR` for a compression: encoder and whole AE in firmware, bit-exact, with residuals.
 
@@ -328,9 +310,6 @@ def emulate(model, config: Config, pre: Preprocessor, data: Dataset, options, ta
     """
     import json
 
-    from codesign import evaluation, firmware
-    from codesign.core.models import decoder, mean_reconstruction
-    from codesign.firmware import fixed
 
     rep = config.data.representation
     x_test = np.asarray(data.x_test)
@@ -341,7 +320,7 @@ def emulate(model, config: Config, pre: Preprocessor, data: Dataset, options, ta
     checks = {}
     for name, net in parts.items():
         fw = firmware.build(net, None, pre, data.x_train, options.model_copy(update={"score_head": False}),
-                            target.part, target.clock_period_ns, cache_dir=cache_dir,
+                            target.part, target.clock_period_ns, cache_dir=out / "firmware",
                             input_groups=input_groups(data.input_names))
         checks[name] = {**evaluation.check_bit_exact(fw, x_test, csim_check, config.seed).to_dict(),
                         "firmware": str(fw.directory.relative_to(out)) if out in fw.directory.parents else
@@ -364,3 +343,36 @@ def emulate(model, config: Config, pre: Preprocessor, data: Dataset, options, ta
         print(f"{name}: {c['n_exact']}/{c['n_events']} jets bit-exact C-sim vs emulator ({c['n_edge']} edge cases); "
               f"output {c['output']}; firmware in {c['firmware']}")
     return 0 if exact else 1
+
+
+class JetCompression(Task):
+    """Seed 002's problem as a task: the encoder on chip, the residuals of the offline-decoded jets its merit."""
+
+    name = NAME
+    Config = Config
+    merit = RESIDUAL_RMS
+    data_file_field = "file"
+
+    def load_data(self, config, train_limit=None, store=None):
+        return load_data(config, train_limit, store)
+
+    def input_groups(self, input_names):
+        return input_groups(input_names)
+
+    def train(self, config, data, verbose=0, tensorboard=None) -> Compression:
+        return train(config, data, verbose=verbose, tensorboard=tensorboard)
+
+    def save_run(self, out, config, trained: Compression) -> None:
+        save_run(out, config, trained)
+
+    def format_results(self, columns: dict[str, Compression]) -> str:
+        return format_residuals({label: c.metadata for label, c in columns.items()})
+
+    def deployed(self, model, spec):
+        return deployed(model, spec)
+
+    def score_firmware(self, fw, config, data, trained: Compression, scoring: Scoring) -> dict:
+        return score_firmware(fw, config, data, trained)
+
+    def emulate(self, model, config, preprocessor, data, options, target, out, csim_check, run_dir=None) -> int:
+        return emulate(model, config, preprocessor, data, options, target, out, csim_check)

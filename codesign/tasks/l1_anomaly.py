@@ -18,7 +18,9 @@ from pydantic import Field, model_validator
 from codesign.config import Frozen
 from codesign.data import adc2021
 from codesign.data import l1_generator as gen
+from codesign.data.store import EventStore, file_digest
 from codesign.errors import ConfigError, DataError
+from codesign.tasks.anomaly import AnomalyTask
 from codesign.tasks.base import Dataset, TaskConfig, check_test_size
 
 log = logging.getLogger("codesign")
@@ -80,8 +82,6 @@ def load_data(config: Config, train_limit: int | None = None, store: Path | None
 def _array(store: Path | None, spec: dict, n: int, chunks) -> np.ndarray:
     """Rows from `chunks()` (flattened events), written to / read from the event store when there is one."""
     if store is not None:
-        from codesign.data.store import EventStore
-
         return EventStore(store).get(spec, (n, adc2021.N_INPUTS), chunks)
     parts = list(chunks())
     return np.concatenate(parts) if parts else np.zeros((0, adc2021.N_INPUTS), np.float32)
@@ -116,8 +116,6 @@ def from_files(d: Data, seed: int, store: Path | None = None) -> Dataset:
     streamed out in file order (their order does not matter), validation and training events
     (kept in memory) in the seeded random order.
     """
-    from codesign.data.store import file_digest
-
     n_file = adc2021.count_events(d.background_file)
     need = d.n_train + d.n_val + d.n_test
     if n_file < need:
@@ -190,3 +188,17 @@ def write_synthetic(out: Path, n_background: int, n_signal: int, seed: int, chun
                              attrs={"generator_seed": seed})
         written.append(path)
     return written
+
+
+class L1Anomaly(AnomalyTask):
+    name = NAME
+    Config = Config
+
+    def load_data(self, config, train_limit=None, store=None):
+        return load_data(config, train_limit, store)
+
+    def input_groups(self, input_names):
+        return input_groups(input_names)
+
+    def signal_names(self, config):
+        return tuple(config.data.signal_files or config.data.signals)

@@ -12,7 +12,7 @@ import uproot
 
 from codesign.data import dqm_generator as gen
 from codesign.data import dqm_root as dr
-from codesign.dqm import table as tbl
+from codesign.data import dqm_table as tbl
 from codesign.errors import ConfigError, DataError
 
 N_RUNS = 48

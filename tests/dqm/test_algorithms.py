@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from codesign.data.dqm_table import HistogramInfo
 from codesign.dqm import algorithms as algos
-from codesign.dqm.table import HistogramInfo
 from codesign.errors import CodesignError, ConfigError, DataError
 from codesign.metrics import auc
 

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 
 from codesign import metrics
+from codesign.data import dqm_table
+from codesign.data.dqm_table import HistogramInfo, Table
 from codesign.dqm import assess as assess_mod
-from codesign.dqm import table as dqm_table
 from codesign.dqm.assess import assess
-from codesign.dqm.table import HistogramInfo, Table
 from codesign.errors import CodesignError, ConfigError, DataError
 from tests.browser import IMAGES, chromium
 

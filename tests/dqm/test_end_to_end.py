@@ -7,7 +7,7 @@ import sys
 import numpy as np
 
 from codesign import cli
-from codesign.dqm import table as tbl
+from codesign.data import dqm_table as tbl
 
 
 def dqm(*args):

@@ -11,7 +11,7 @@ import pytest
 
 from codesign import cli, metrics
 from codesign.data import lumi_generator as lg
-from codesign.dqm import lumisections as L
+from codesign.dqm import lumi_model, lumi_scores, lumi_series, lumi_thresholds, lumi_windows
 from codesign.errors import MetricError
 
 # 600 LS; the test block (last 120) holds every kind: 7 empty, 4 noisy, 6 shifted, 7 burst LS. An empty LS
@@ -45,37 +45,37 @@ def test_window_mae_and_per_lumisection_by_hand():
                   [[1.0, 1.0], [2.0, 0.0], [3.0, 3.0]]])  # 2 windows of 3 LS x 2 bins (LS 0-2, 1-3)
     reco = np.array([[[0.0, 0.0], [1.0, 3.0], [1.0, 1.0]],
                      [[1.0, 0.0], [2.0, 2.0], [0.0, 0.0]]])
-    errors = L.window_mae(x, reco)
+    errors = lumi_windows.window_mae(x, reco)
     np.testing.assert_allclose(errors, [[0.5, 1.0, 1.0], [0.5, 1.0, 3.0]])
     # LS 1 is in both windows (positions 1 and 0): (1.0 + 0.5) / 2; LS 2: (1.0 + 1.0) / 2.
     np.testing.assert_allclose(lg.per_lumisection(errors, 4, stride=1), [0.5, 0.75, 1.0, 3.0])
     with pytest.raises(Exception, match="one \\(windows, width, bins\\) shape"):
-        L.window_mae(x, reco[:, :2])
+        lumi_windows.window_mae(x, reco[:, :2])
 
 
 def test_windows_stay_inside_runs_and_splits():
     run = np.array([1] * 7 + [2] * 5)
     split = np.array(["train"] * 9 + ["test"] * 3)
-    seg = L.segments_of(run, split)
-    assert L.blocks(seg) == [(0, 7), (7, 9), (9, 12)]
-    idx = L.window_indices(seg, width=3)
+    seg = lumi_windows.segments_of(run, split)
+    assert lumi_windows.blocks(seg) == [(0, 7), (7, 9), (9, 12)]
+    idx = lumi_windows.window_indices(seg, width=3)
     assert idx.tolist() == [[0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 5], [4, 5, 6], [9, 10, 11]]
-    np.testing.assert_array_equal(L.split_of(10, (0.6, 0.2, 0.2)), ["train"] * 6 + ["val"] * 2 + ["test"] * 2)
+    np.testing.assert_array_equal(lumi_windows.split_of(10, (0.6, 0.2, 0.2)), ["train"] * 6 + ["val"] * 2 + ["test"] * 2)
 
 
 def test_thresholds_flags_and_the_refusal():
     scores = np.r_[np.linspace(0.0, 1.0, 95), [5.0] * 5, np.nan]
-    t = L.threshold_percentile(scores, 99.7)
+    t = lumi_thresholds.threshold_percentile(scores, 99.7)
     assert t == 5.0  # five tied LS at the top (identical empty LS score the same)...
-    assert L.flag(scores, t).sum() == 5 and not L.flag(scores, t)[-1]  # ...all flagged; NaN never
-    assert L.threshold_percentile(np.arange(1001.0), 99.0) == 990.0
+    assert lumi_thresholds.flag(scores, t).sum() == 5 and not lumi_thresholds.flag(scores, t)[-1]  # ...all flagged; NaN never
+    assert lumi_thresholds.threshold_percentile(np.arange(1001.0), 99.0) == 990.0
     good = np.arange(1000.0)
-    t = L.threshold_false_alarm(good, 0.01)  # 10 of 1000 good LS may be flagged
-    assert L.flag(good, t).sum() == 10 and L.flag(good, t)[-10:].all()
+    t = lumi_thresholds.threshold_false_alarm(good, 0.01)  # 10 of 1000 good LS may be flagged
+    assert lumi_thresholds.flag(good, t).sum() == 10 and lumi_thresholds.flag(good, t)[-10:].all()
     with pytest.raises(MetricError, match="cannot resolve FPR 0.005 with 1000 good lumisections.*at least 10"):
-        L.threshold_false_alarm(good, 0.005)
+        lumi_thresholds.threshold_false_alarm(good, 0.005)
     with pytest.raises(Exception, match="percentile 100"):
-        L.threshold_percentile(scores, 100)
+        lumi_thresholds.threshold_percentile(scores, 100)
 
 
 # ---------------------------------------------------------------- series files
@@ -83,13 +83,13 @@ def test_thresholds_flags_and_the_refusal():
 
 def test_series_round_trip_with_metadata_runs_and_sorting(tmp_path):
     s = lg.generate(n_ls=40, seed=3, anomaly_fraction=0.2)
-    path = L.write_series(tmp_path / "s.parquet", s, run=np.r_[[7] * 25, [9] * 15])
+    path = lumi_series.write_series(tmp_path / "s.parquet", s, run=np.r_[[7] * 25, [9] * 15])
     meta = json.loads(pq.read_schema(path).metadata[b"codesign.dqm"])
     assert meta["histograms"]["METSig"]["edges"][0] == s.edges.tolist()
     table = pq.read_table(path)
     assert table.column_names == ["run", "lumisection", "lumi", "label", "kind", "METSig"]
     pq.write_table(table.take(np.random.default_rng(0).permutation(40)), path)  # rows shuffled on disk
-    m = L.read(path)
+    m = lumi_series.read(path)
     np.testing.assert_array_equal(m.series.counts, s.counts)
     np.testing.assert_array_equal(m.series.labels, s.labels)
     np.testing.assert_array_equal(m.series.kinds, s.kinds)
@@ -98,7 +98,7 @@ def test_series_round_trip_with_metadata_runs_and_sorting(tmp_path):
     # Real data has no labels: missing label / kind read as -1 / ''.
     bare = tmp_path / "bare.parquet"
     pq.write_table(pa.table({"run": [1, 1], "lumisection": [2, 1], "h": [[1.0, 2.0], [3.0, 4.0]]}), bare)
-    b = L.read_series(bare)
+    b = lumi_series.read_series(bare)
     assert b.counts.tolist() == [[3.0, 4.0], [1.0, 2.0]] and b.labels.tolist() == [-1, -1]
     assert b.kinds.tolist() == ["", ""] and b.edges.tolist() == [0.0, 1.0, 2.0]
 
@@ -112,7 +112,7 @@ def _bad_files(tmp_path):
                              "METSig": [[1.0, 2.0], [1.0, 2.0, 3.0], [0.0, 1.0]]}), ragged)
     corrupt = tmp_path / "corrupt.parquet"
     corrupt.write_bytes(b"PAR1" + bytes(range(256)) * 4)
-    short = L.write_series(tmp_path / "short.parquet", lg.generate(n_ls=30, seed=1))
+    short = lumi_series.write_series(tmp_path / "short.parquet", lg.generate(n_ls=30, seed=1))
     return {"nan": nan, "ragged": ragged, "corrupt": corrupt, "short": short}
 
 
@@ -161,7 +161,7 @@ def test_chain_outputs_scores_and_page(chain):
     frame = pd.read_parquet(out / "scores.parquet")
     assert len(frame) == 600 and frame.lumisection.tolist() == list(range(1, 601))
     assert {"run", "lumisection", "label", "kind", "split"} <= set(frame.columns)
-    assert L.tags_of(frame) == list(MODELS)  # chained: each train added its columns, kept the others
+    assert lumi_scores.tags_of(frame) == list(MODELS)  # chained: each train added its columns, kept the others
     for tag in MODELS:
         assert np.isfinite(frame[f"score_{tag}"]).all()  # stride 1: every LS lies in a window of its block
         assert frame[f"flag_{tag}"].dtype == bool
@@ -190,7 +190,7 @@ def test_trained_models_find_the_empty_lumisections(chain):
     test = frame.split == "test"
     good, empty = test & (frame.label == 0), test & (frame.kind == "empty")
     # What a reconstruction that learned nothing (all zeros) would score.
-    m = L.read(chain / "series.parquet")
+    m = lumi_series.read(chain / "series.parquet")
     train = (frame.split == "train") & (frame.label != 1)
     x = lg.MinMax.fit(m.series.counts[train]).transform(m.series.counts)
     untrained = np.abs(x).mean(axis=1)
@@ -239,6 +239,6 @@ def test_quantized_lstm_trains_and_scores(chain, tmp_path, capsys):
     test = frame.split == "test"
     assert frame["flag_q8"][test].sum() == int(np.sum(s[test] >= np.percentile(s[test], 99))) >= 1
     # The reloaded QKeras model scores exactly what was written.
-    m = L.read(chain / "series.parquet")
-    again = L.score(out / "models" / "q8", m.series, L.segments_of(m.run, frame.split.to_numpy()))
+    m = lumi_series.read(chain / "series.parquet")
+    again = lumi_model.score(out / "models" / "q8", m.series, lumi_windows.segments_of(m.run, frame.split.to_numpy()))
     np.testing.assert_array_equal(again, s)

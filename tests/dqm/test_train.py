@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from codesign import cli
-from codesign.dqm import table as tbl
+from codesign.data import dqm_table as tbl
 from tests.dqm.test_algorithms import H1, H2, INFOS, make_runs
 
 

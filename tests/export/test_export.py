@@ -29,7 +29,7 @@ def test_bundle_passes_its_own_testbench(bundle, search_run):
     view = load(search_run)
     best = view.front()[0]
     manifest = json.loads((bundle / "manifest.json").read_text())
-    assert manifest["trial"] == best["number"]
+    assert manifest["trial"] == best.number
     # the check the trigger team runs, from a fresh shell: g++ only
     run = subprocess.run(["bash", str(bundle / "verify.sh")], capture_output=True, text=True, timeout=600)
     n = manifest["vectors"]["n"]

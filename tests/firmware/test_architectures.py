@@ -9,7 +9,7 @@ import pytest
 
 from codesign import evaluation, firmware
 from codesign.firmware.options import FirmwareOptions
-from codesign.tasks import base, l1_anomaly
+from codesign.tasks import anomaly, l1_anomaly
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +43,7 @@ def test_trained_architecture_is_bit_exact_on_100k_vectors(name, dataset, tmp_pa
     cfg = l1_anomaly.Config.model_validate({"seed": 5, "preprocessing": pre, "model": ARCHITECTURES[name],
                                             "data": {"n_train": 50_000, "n_val": 10_000, "n_test": 100_000},
                                             "training": {"epochs": 3, "batch_size": 512}, "metrics": {"fpr": 1e-4}})
-    result = base.train_and_score(cfg, dataset)
+    result = anomaly.train_and_score(cfg, dataset)
     options = FirmwareOptions(**OPTIONS.get(name, {}))
     fw = firmware.build(result.model, cfg.model, result.preprocessor, dataset.x_train, options, cache_dir=tmp_path)
     x = np.concatenate([dataset.x_test, *dataset.signals.values()])

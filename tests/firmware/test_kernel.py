@@ -13,8 +13,8 @@ import pytest
 
 from codesign.firmware import fixed, kernel
 from codesign.firmware.fixed import FixedType
-from codesign.firmware.program import (ActivationOp, BatchNormOp, DenseOp, IdentityOp, InputOp, LeakyReLUOp,
-                                       MergeOp, Program)
+from codesign.firmware.ops import ActivationOp, BatchNormOp, DenseOp, IdentityOp, InputOp, LeakyReLUOp, MergeOp
+from codesign.firmware.program import Program
 
 MODES = list(itertools.product(fixed.ROUNDING, fixed.OVERFLOW))
 

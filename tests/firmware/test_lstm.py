@@ -12,7 +12,8 @@ from codesign.core.models import build
 from codesign.core.spec import LSTMAE
 from codesign.firmware import fixed
 from codesign.firmware.options import FirmwareOptions
-from codesign.firmware.program import LSTMOp, Program, _table_index, activation_tables
+from codesign.firmware.ops import LSTMOp, activation_tables, table_index
+from codesign.firmware.program import Program
 from codesign.hardware import estimate, graph
 
 STEPS, BINS = 8, 6
@@ -95,7 +96,7 @@ def test_table_index_truncates_toward_zero():
     v = np.array([-17, -16, -1, 0, 1, 17, 10_000, -10_000])
     expected = [int(x / 16 * 64) + 512 for x in v]
     expected = np.clip(expected, 0, 1023)
-    assert np.array_equal(_table_index(v, 4, 64, 1024), expected)
+    assert np.array_equal(table_index(v, 4, 64, 1024), expected)
 
 
 def test_estimate_counts_one_cell_reused_over_the_steps(tmp_path):

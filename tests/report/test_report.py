@@ -34,23 +34,23 @@ def test_records_carry_curves_and_layers(run_dir):
     view = load(run_dir)
     assert len(view.records) == N_TRIALS and view.baseline() is not None
     for r in view.complete:
-        for sig, roc in r["curves"]["roc"].items():
+        for sig, roc in r.get("curves")["roc"].items():
             # the stored ROC is exact where it matters: at the threshold the trial was scored at
-            s = r["scores"][sig]
+            s = r.get("scores")[sig]
             at = roc["threshold"].index(s["threshold"])
             assert roc["tpr"][at] == pytest.approx(s["tpr"]) and roc["fpr"][at] <= s["fpr"]
-        h = r["curves"]["histogram"]
+        h = r.get("curves")["histogram"]
         assert sum(h["background"]["counts"]) + h["background"]["underflow"] + h["background"]["overflow"] == 10_000
-        dense = [la for la in r["layers"] if la["kind"] == "dense" and la["name"] != "score"]
+        dense = [la for la in r.layers if la["kind"] == "dense" and la["name"] != "score"]
         assert dense and all(0.0 <= la["sparsity"] <= 1.0 and la["lut"] >= 0 for la in dense)
 
 
 def test_report_files(report, run_dir):
     view = load(run_dir)
     manifest = json.loads((report / "report.json").read_text())
-    front = [r["number"] for r in view.front()]
+    front = [r.number for r in view.front()]
     assert manifest["front"] == front  # best TPR first
-    assert set(manifest["candidates"]) >= set(front) | {view.baseline()["number"], 1}
+    assert set(manifest["candidates"]) >= set(front) | {view.baseline().number, 1}
     for n in manifest["candidates"]:
         assert (report / f"trial-{n:05d}.html").is_file()
         assert (report / "img" / f"roc_{n:05d}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

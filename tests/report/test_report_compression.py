@@ -19,6 +19,8 @@ from codesign.errors import ConfigError
 from codesign.hardware.targets import Budget
 from codesign.report import build
 from codesign.search import study
+from codesign.search.records import feasibility
+from codesign.search.trial import TrialRecord
 from codesign.search.results import Reference, load, signal_label
 from codesign.search.space import Space
 from tests.browser import IMAGES, chromium
@@ -80,8 +82,7 @@ def _record(settings: study.Settings, original: np.ndarray, number: int, noise: 
                        "strategy": "latency", "sparsity": 0.0, "lut": lut, "ff": lut // 3, "dsp": 0, "bram18": 0,
                        "cycles": 2}],
            "firmware": f"firmware/{number:016x}", "sparsity": 0.0, "epochs_run": 12}
-    violations = settings.violations(rec)
-    return {**rec, "feasible": all(v <= 0 for v in violations.values()), "violations": violations}
+    return feasibility(TrialRecord.from_json(rec), settings).to_json()
 
 
 @pytest.fixture(scope="module")
@@ -118,8 +119,8 @@ def test_the_study_reads_as_a_compression(run_dir):
     view = load(run_dir)
     assert view.merit.key == "rms" and view.merit.direction == "minimize"
     assert view.signals == VARIABLES and view.n_inputs == 4 and not view.skipped
-    assert [r["number"] for r in view.front()] == FRONT  # best (lowest) RMS first
-    assert view.baseline()["number"] == 0
+    assert [r.number for r in view.front()] == FRONT  # best (lowest) RMS first
+    assert view.baseline().number == 0
     assert view.describe(TRIALS[1][3]) == "4-32-16-3, 8-bit weights, 12-bit code, standardised inputs, latency RF 1"
     assert view.describe({**TRIALS[3][3], "code_bits": 6}).startswith("4-8-2, 4-bit weights, 6-bit code, ")
     assert [signal_label(v) for v in VARIABLES] == ["pT", "η", "φ", "m"]

@@ -1,11 +1,12 @@
 from codesign.search.records import format_front, within_errors
 from codesign.search.settings import Settings
+from codesign.search.trial import Status, TrialRecord
 
 
 def _rec(number, tpr, err, lut):
-    return {"number": number, "status": "complete", "feasible": True, "params": {"width": number},
-            "tpr": tpr, "tpr_error": err, "auc": 0.7, "scores": {}, "estimate": {
-                "lut": lut, "ff": 1, "dsp": 0, "bram18": 0, "latency_ns": 5.0, "ii": 1}}
+    return TrialRecord(Status.COMPLETE, {"width": number}, number=number, feasible=True,
+                       scored={"tpr": tpr, "tpr_error": err, "auc": 0.7, "scores": {}},
+                       estimate={"lut": lut, "ff": 1, "dsp": 0, "bram18": 0, "latency_ns": 5.0, "ii": 1})
 
 
 def test_front_points_within_errors_of_a_cheaper_one_are_named():

@@ -17,7 +17,9 @@ import pytest
 from codesign import cli
 from codesign import config as cfg
 from codesign.hardware import targets
+from codesign import tasks
 from codesign.search import records as records_mod
+from codesign.search.rundir import RunDir
 from codesign.search import space as space_mod
 from codesign.search import study
 
@@ -125,8 +127,8 @@ def _serial_and_parallel(space_file, tmp_path, scheduler: bool):
 
 
 def _content(rs):
-    return sorted((r["key"], r["tpr"], r["auc"], json.dumps(r["scores"], sort_keys=True),
-                   json.dumps(r["estimate"], sort_keys=True)) for r in rs)
+    return sorted((r.key, r.get("tpr"), r.get("auc"), json.dumps(r.get("scores"), sort_keys=True),
+                   json.dumps(r.estimate, sort_keys=True)) for r in rs)
 
 
 def test_two_workers_give_the_serial_results(space_file, tmp_path):
@@ -187,7 +189,7 @@ def test_low_fidelity_pass_prunes_candidates_the_front_beats(space_file, tmp_pat
 
     base = cfg.read_yaml(tmp_path / "base.yaml")
     config = cfg.parse(l1_anomaly.Config, base, "base")
-    studydata.write_data(tmp_path, l1_anomaly, config)
+    studydata.write_data(tmp_path, tasks.get("l1-anomaly"), config)
     settings = study.Settings(task="l1-anomaly", target="xcvu9p", base_config=base, fidelity=0.25).model_dump()
     params = {"depth": 1, "width_1": 8, "latent": 2, "weight_bits": 6, "sparsity": 0.5}
     beaten = objective.evaluate(params, str(tmp_path), settings, front=[[1.0, 0.0]])
@@ -239,10 +241,10 @@ def test_per_signal_objectives_and_reference_designs(tmp_path, capsys):
     rec = records(out)[trial.number]
     assert trial.values == [rec["scores"][s]["tpr"] for s in ("Ato4l", "leptoquark", "hToTauTau", "hChToTauNu")] + \
         [rec["estimate"]["lut"]]
-    refs = {r["reference"]: r for r in records_mod.read_references(out)}
+    refs = {r.reference: r for r in RunDir(out).read_references()}
     ref = refs["float, one layer"]
-    assert ref["status"] == "complete" and "estimate" not in ref
-    assert {s["n_background"] for s in ref["scores"].values()} == {10_000}  # the study's events, not its config's
+    assert ref.complete and ref.estimate is None
+    assert {s["n_background"] for s in ref.get("scores").values()} == {10_000}  # the study's events, not its config's
     assert (out / "references.csv").is_file()
     # the inputs alone: the squared norm of the (unpreprocessed) inputs, an independent computation here
     from codesign import metrics
@@ -252,7 +254,7 @@ def test_per_signal_objectives_and_reference_designs(tmp_path, capsys):
     norm = np.sum(np.square(np.asarray(data.x_test, np.float64)), axis=1)
     threshold, _ = metrics.threshold_at_fpr(norm, 1e-3)
     for name, x in data.signals.items():
-        assert refs["inputs alone"]["scores"][name]["tpr"] == np.mean(np.sum(np.square(np.asarray(x, np.float64)),
+        assert refs["inputs alone"].get("scores")[name]["tpr"] == np.mean(np.sum(np.square(np.asarray(x, np.float64)),
                                                                              axis=1) > threshold)
     assert records_mod.shared_with_inputs(refs["inputs alone"], records_mod.inputs_tails(list(refs.values())),
                                     study.Settings(task="l1-anomaly", target="xcvu9p")) == 1.0
@@ -270,7 +272,7 @@ def test_a_network_that_reconstructs_nothing_is_not_taken_for_a_model(space_file
     base = cfg.read_yaml(tmp_path / "base.yaml")
     # 100 threshold-setting events: the verdict is not taken on fewer than objective.NOT_A_MODEL_EVENTS
     base = {**base, "preprocessing": "none", "data": {**base["data"], "n_test": 100_000}}
-    studydata.write_data(tmp_path, l1_anomaly, cfg.parse(l1_anomaly.Config, base, "base"))
+    studydata.write_data(tmp_path, tasks.get("l1-anomaly"), cfg.parse(l1_anomaly.Config, base, "base"))
     settings = study.Settings(task="l1-anomaly", target="xcvu9p", base_config=base, fidelity=0, csim_check=100)
     rec = objective.evaluate({"depth": 1, "width_1": 4, "latent": 2, "weight_bits": 4, "sparsity": 0.5},
                              str(tmp_path), settings.model_dump())

@@ -4,7 +4,7 @@ import pytest
 
 from codesign import config
 from codesign.config import PRESETS
-from codesign.tasks import base, l1_anomaly
+from codesign.tasks import anomaly, l1_anomaly
 
 pytestmark = pytest.mark.slow
 
@@ -16,7 +16,7 @@ def runs():
     for preset in ("l1_baseline", "l1_q8_pruned"):
         cfg = config.load(l1_anomaly.Config, PRESETS / f"{preset}.yaml")
         dataset = dataset or l1_anomaly.load_data(cfg)
-        out[preset] = base.train_and_score(cfg, dataset)
+        out[preset] = anomaly.train_and_score(cfg, dataset)
     return out
 
 

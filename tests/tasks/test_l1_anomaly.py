@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from codesign.tasks import base, l1_anomaly
+from codesign.tasks import anomaly, l1_anomaly
 
 SMALL = {"seed": 4, "data": {"n_train": 4000, "n_val": 1000, "n_test": 10000, "n_signal": 800,
                              "signals": ["Ato4l", "hChToTauNu"]},
@@ -30,7 +30,7 @@ def test_synthetic_splits_are_disjoint_and_sized(dataset):
 def test_train_and_score(dataset, model):
     cfg = l1_anomaly.Config.model_validate({**SMALL, "preprocessing": "standard", "model": model,
                                             "training": {"epochs": 3, "batch_size": 256}})
-    result = base.train_and_score(cfg, dataset)
+    result = anomaly.train_and_score(cfg, dataset)
     assert set(result.scores) == {"Ato4l", "hChToTauNu"}
     for s in result.scores.values():
         assert s.n_background == 10000 and s.n_background_above == 10 and 0 <= s.tpr <= 1
@@ -43,8 +43,8 @@ def test_train_and_score(dataset, model):
 
 def test_format_scores_shows_every_run_side_by_side(dataset):
     cfg = l1_anomaly.Config.model_validate({**SMALL, "model": {"encoder": [8], "latent": 2}})
-    result = base.train_and_score(cfg, dataset)
-    table = base.format_scores({"float": result.scores, "again": result.scores})
+    result = anomaly.train_and_score(cfg, dataset)
+    table = anomaly.format_scores({"float": result.scores, "again": result.scores})
     assert "Ato4l" in table and "float" in table and "again" in table and "10 of 10000" in table
 
 

@@ -1,5 +1,7 @@
 """The DQM histogram table: one parquet file per primary dataset, one row per run.
 
+(Here in `codesign.data` because the ROOT reader, `dqm_root`, writes it; `codesign.dqm` reads and extends it.)
+
 Layout (what `codesign dqm fetch` writes and `train`/`assess` read and extend):
 
 - run columns: ``run_number`` (int64), ``year`` (int64), ``era``, ``production``, ``primary_dataset``,
@@ -17,17 +19,15 @@ Plain parquet: pandas, awkward and pyarrow read it as they read AutoDQM_ML's fil
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from codesign.data import parquet
 from codesign.errors import DataError
 
 META_KEY = b"codesign.dqm"
-RUN_COLUMNS = ("run_number", "year", "era", "production", "primary_dataset", "file", "label")
 SCORE, RECO, SPLIT = "_score_", "_reco_", "split_"
 
 
@@ -141,23 +141,16 @@ def _list_column(column, n_rows: int, name: str) -> np.ndarray:
 def read(path: str | Path) -> Table:
     """A DQM table written by `codesign dqm fetch` (or extended by `train`); DataError if it is not one."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file; expected a parquet file written by 'codesign dqm fetch'")
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"{path}: not a readable parquet file ({str(exc).splitlines()[0][:160]})") from None
-    raw = (table.schema.metadata or {}).get(META_KEY)
-    if raw is None or "run_number" not in table.column_names:
+    table = parquet.read(path, "a parquet file written by 'codesign dqm fetch'")
+    if META_KEY not in (table.schema.metadata or {}) or "run_number" not in table.column_names:
         raise DataError(f"{path}: not a DQM histogram table (no run_number column or codesign.dqm metadata); "
                         "expected the output of 'codesign dqm fetch'")
+    meta = parquet.metadata(table, META_KEY, path)
     try:
-        meta = json.loads(raw)
         infos = {name: HistogramInfo.from_dict(name, d) for name, d in meta["histograms"].items()}
-    except (ValueError, KeyError, TypeError) as exc:
+    except (KeyError, TypeError, AttributeError) as exc:
         raise DataError(f"{path}: corrupt codesign.dqm metadata ({exc})") from None
     arrays, scalars = {}, []
     for name in table.column_names:
@@ -202,10 +195,7 @@ def _list_array(values: np.ndarray):
 def write(path: str | Path, table: Table) -> Path:
     """Write atomically (a temporary sibling, then rename): an interrupted write never leaves half a file."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     columns, names = [], []
     for name in table.frame.columns:
         columns.append(pa.array(table.frame[name].to_numpy() if table.frame[name].dtype != object
@@ -215,12 +205,4 @@ def write(path: str | Path, table: Table) -> Path:
         columns.append(_list_array(values.reshape(len(values), -1)))
         names.append(name)
     meta = {**table.meta, "histograms": {n: i.to_dict() for n, i in table.infos.items()}}
-    schema_meta = {META_KEY: json.dumps(meta, default=str).encode()}
-    arrow = pa.Table.from_arrays(columns, names=names).replace_schema_metadata(schema_meta)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        pq.write_table(arrow, tmp, compression="zstd")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return parquet.write(path, pa.Table.from_arrays(columns, names=names), META_KEY, meta)

@@ -1,0 +1,232 @@
+"""Element-wise ops: the input conversion, activations, batch normalisation, merges, reshapes and resizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from codesign.firmware import fixed
+from codesign.firmware.fixed import FixedType
+from codesign.firmware.ops.base import (
+    Conversion,
+    Op,
+    Tensor,
+    common_fields,
+    ints,
+    layer_type,
+    register,
+    shift_to,
+    weight_ints,
+)
+
+
+@register("Input")
+@dataclass
+class InputOp(Op):
+    """Float inputs converted to the input type, as the C-sim bridge does (double -> input_t)."""
+
+    def run_float(self, x: np.ndarray) -> Tensor:
+        return Tensor(fixed.from_float(x, self.out), self.out)
+
+    def run(self, env):
+        """The input tensor itself: a Program converts its float inputs with `run_float`."""
+        return env[self.name]
+
+    @classmethod
+    def from_hls4ml(cls, layer, name: str, out: FixedType, ctx: Conversion) -> Op:
+        return cls(name, [], out)
+
+
+
+@register("Activation")
+@dataclass
+class ActivationOp(Op):
+    """linear / relu: `res = data` (or 0 for relu when data <= 0), assigned to the result type."""
+
+    activation: str = "linear"
+
+    def run(self, env):
+        x = env[self.inputs[0]]
+        v = x.values
+        if self.activation == "relu":
+            v = np.where(v > 0, v, 0)
+        return Tensor(fixed.cast(v, x.frac, self.out, bits_in=fixed.signed_bits(x.type)), self.out)
+
+    def to_dict(self):
+        return {**super().to_dict(), "activation": self.activation}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ActivationOp:
+        return cls(**common_fields(d), activation=d["activation"])
+
+    @classmethod
+    def from_hls4ml(cls, layer, name: str, out: FixedType, ctx: Conversion) -> Op | None:
+        if str(layer.get_attr("activation")).lower() not in ("linear", "relu"):
+            return None
+        return cls(name, list(layer.inputs), out, activation=layer.get_attr("activation").lower())
+
+
+
+@register("ParametrizedActivation")
+@dataclass
+class LeakyReLUOp(Op):
+    """`res = data > 0 ? data : alpha * data`, alpha held in param_t."""
+
+    alpha: int = 0
+    param_type: FixedType = None
+
+    def run(self, env):
+        x = env[self.inputs[0]]
+        pos = fixed.cast(x.values, x.frac, self.out, bits_in=fixed.signed_bits(x.type))
+        bits = fixed.signed_bits(x.type) + fixed.signed_bits(self.param_type)
+        v = x.values.astype(object) if fixed.needs_object(bits) else x.values
+        neg = fixed.cast(v * self.alpha, x.frac + self.param_type.frac, self.out, bits_in=bits)
+        return Tensor(np.where(x.values > 0, pos, neg), self.out)
+
+    def to_dict(self):
+        return {**super().to_dict(), "alpha": int(self.alpha), "param_type": self.param_type.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LeakyReLUOp:
+        return cls(**common_fields(d), alpha=d["alpha"], param_type=FixedType(**d["param_type"]))
+
+    @classmethod
+    def from_hls4ml(cls, layer, name: str, out: FixedType, ctx: Conversion) -> Op | None:
+        if layer.get_attr("activation").lower() not in ("leakyrelu", "leaky_relu"):
+            return None
+        pt = layer_type(layer, "param_t")
+        alpha = int(fixed.from_float(np.array([float(layer.get_attr("activ_param"))]), pt)[0])
+        return cls(name, list(layer.inputs), out, alpha=alpha, param_type=pt)
+
+
+
+@register("BatchNormalization")
+@dataclass
+class BatchNormOp(Op):
+    """`res = data * scale + bias` (exact), assigned to the result type."""
+
+    scale: np.ndarray = None
+    scale_type: FixedType = None
+    bias: np.ndarray = None
+    bias_type: FixedType = None
+
+    def run(self, env):
+        x = env[self.inputs[0]]
+        bits = fixed.signed_bits(x.type) + fixed.signed_bits(self.scale_type)
+        v = x.values.astype(object) if fixed.needs_object(bits + 1) else x.values
+        prod = v * self.scale[None, :]
+        frac = x.frac + self.scale_type.frac
+        b = self.bias
+        if self.bias_type.frac > frac:
+            prod = shift_to(prod, frac, self.bias_type.frac, bits)
+            frac = self.bias_type.frac
+        else:
+            b = shift_to(b.astype(object) if fixed.needs_object(bits) else b, self.bias_type.frac, frac,
+                          self.bias_type.width)
+        bound = max(bits + max(0, frac - x.frac - self.scale_type.frac),
+                    fixed.signed_bits(self.bias_type) + max(0, frac - self.bias_type.frac)) + 1
+        return Tensor(fixed.cast(prod + b[None, :], frac, self.out, bits_in=bound),
+                      self.out)
+
+    def to_dict(self):
+        return {**super().to_dict(), "scale": self.scale.tolist(), "scale_type": self.scale_type.to_dict(),
+                "bias": self.bias.tolist(), "bias_type": self.bias_type.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> BatchNormOp:
+        return cls(**common_fields(d), scale=ints(d["scale"]), scale_type=FixedType(**d["scale_type"]),
+                   bias=ints(d["bias"]), bias_type=FixedType(**d["bias_type"]))
+
+    @classmethod
+    def from_hls4ml(cls, layer, name: str, out: FixedType, ctx: Conversion) -> Op:
+        st, bt = layer_type(layer, "scale_t"), layer_type(layer, "bias_t")
+        # Over a sequence (steps, features) the constants are per feature: tile them over the steps.
+        reps = int(np.prod(layer.get_output_variable().shape)) // len(np.ravel(layer.weights["scale"].data))
+        return cls(name, list(layer.inputs), out, scale=np.tile(weight_ints(layer.weights["scale"], st), reps),
+                   scale_type=st, bias=np.tile(weight_ints(layer.weights["bias"], bt), reps), bias_type=bt)
+
+
+
+@register("Merge")
+@dataclass
+class MergeOp(Op):
+    """Element-wise add / subtract / multiply of two tensors (exact), assigned to the result type."""
+
+    op: str = "add"
+
+    def run(self, env):
+        a, b = env[self.inputs[0]], env[self.inputs[1]]
+        if self.op == "multiply":
+            bits = fixed.signed_bits(a.type) + fixed.signed_bits(b.type)
+            va = a.values.astype(object) if fixed.needs_object(bits) else a.values
+            return Tensor(fixed.cast(va * b.values, a.frac + b.frac, self.out, bits_in=bits), self.out)
+        frac = max(a.frac, b.frac)
+        bits = max(fixed.signed_bits(a.type) - a.frac, fixed.signed_bits(b.type) - b.frac) + frac + 1
+        va = shift_to(a.values, a.frac, frac, bits)
+        vb = shift_to(b.values, b.frac, frac, bits)
+        v = va + vb if self.op == "add" else va - vb
+        return Tensor(fixed.cast(v, frac, self.out, bits_in=bits), self.out)
+
+    def to_dict(self):
+        return {**super().to_dict(), "op": type(self).__name__, "merge": self.op}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> MergeOp:
+        return cls(**common_fields(d), op=d["merge"])
+
+    @classmethod
+    def from_hls4ml(cls, layer, name: str, out: FixedType, ctx: Conversion) -> Op | None:
+        if layer.get_attr("op").lower() not in ("add", "subtract", "multiply"):
+            return None
+        return cls(name, list(layer.inputs), out, op=layer.get_attr("op").lower())
+
+
+
+@register("Reshape", "TimeDistributed")
+@dataclass
+class IdentityOp(Op):
+    """Reshape and time-distributed begin/end: the C++ aliases or copies the array into the same type."""
+
+    def run(self, env):
+        x = env[self.inputs[0]]
+        return Tensor(fixed.cast(x.values, x.frac, self.out, bits_in=fixed.signed_bits(x.type)), self.out)
+
+    @classmethod
+    def from_hls4ml(cls, layer, name: str, out: FixedType, ctx: Conversion) -> Op:
+        if layer.class_name == "TimeDistributed":  # the first opens the per-time-step loop, the next closes it
+            ctx.time_steps = int(layer.get_attr("n_time_steps")) if ctx.time_steps is None else None
+        return cls(name, list(layer.inputs), out)
+
+
+
+@register("Resize")
+@dataclass
+class ResizeOp(Op):
+    """hls4ml's resize_nearest (1D): out[j] = in[(j * ((width << 16) // new_width + 1)) >> 16]."""
+
+    width: int = 1
+    new_width: int = 1
+    channels: int = 1
+
+    def run(self, env):
+        x = env[self.inputs[0]]
+        ratio = (self.width << 16) // self.new_width + 1
+        src = (np.arange(self.new_width) * ratio) >> 16
+        index = (src[:, None] * self.channels + np.arange(self.channels)[None, :]).ravel()
+        return Tensor(fixed.cast(x.values[:, index], x.frac, self.out, bits_in=fixed.signed_bits(x.type)), self.out)
+
+    def to_dict(self):
+        return {**super().to_dict(), "width": self.width, "new_width": self.new_width, "channels": self.channels}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ResizeOp:
+        return cls(**common_fields(d), width=d["width"], new_width=d["new_width"], channels=d["channels"])
+
+    @classmethod
+    def from_hls4ml(cls, layer, name: str, out: FixedType, ctx: Conversion) -> Op | None:
+        if not (layer.get_attr("algorithm") == "nearest"
+                and (layer.get_attr("in_height") or 1) == (layer.get_attr("out_height") or 1) == 1):
+            return None
+        return cls(name, list(layer.inputs), out, width=layer.get_attr("in_width"),
+                   new_width=layer.get_attr("out_width"), channels=layer.get_attr("n_chan"))

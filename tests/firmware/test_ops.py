@@ -1,0 +1,83 @@
+"""The op registry: every op round-trips through JSON, hls4ml classes map to one op each, unknown ones are refused."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from codesign.firmware import ops
+from codesign.firmware.fixed import FixedType
+from codesign.firmware.program import Program, UnsupportedLayer, from_hls4ml
+
+T = FixedType.parse("ap_fixed<12,4,AP_RND_CONV,AP_SAT>")
+W = FixedType.parse("ap_fixed<8,1>")
+
+
+def _dense(name="d", inputs=("x",), n_in=3, n_out=2):
+    w = np.arange(n_in * n_out, dtype=np.int64).reshape(n_in, n_out) - 2
+    return ops.DenseOp(name, list(inputs), T, weight=w, weight_type=W, bias=np.array([1, -2] * (n_out // 2)),
+                       bias_type=W, accum=FixedType.parse("ap_fixed<24,10>"))
+
+
+EXAMPLES = {
+    "InputOp": ops.InputOp("x", [], T),
+    "DenseOp": _dense(),
+    "TimeDistributedOp": ops.TimeDistributedOp("td", ["x"], T, dense=_dense("td", n_in=3), steps=2),
+    "ActivationOp": ops.ActivationOp("a", ["x"], T, activation="relu"),
+    "LeakyReLUOp": ops.LeakyReLUOp("l", ["x"], T, alpha=3, param_type=W),
+    "BatchNormOp": ops.BatchNormOp("b", ["x"], T, scale=np.array([1, 2, 3]), scale_type=W, bias=np.array([0, 1, 2**70]),
+                                   bias_type=FixedType(80, 40)),
+    "MergeOp": ops.MergeOp("m", ["x", "y"], T, op="subtract"),
+    "IdentityOp": ops.IdentityOp("i", ["x"], T),
+    "ResizeOp": ops.ResizeOp("r", ["x"], T, width=2, new_width=5, channels=3),
+    "LSTMOp": ops.LSTMOp("lstm", ["x"], T, kernel=_dense("lstm_x", ["x"], 3, 8), recurrent=_dense("lstm_h", ["h"], 2, 8),
+                         steps=2, n_in=3, units=2, return_sequences=False, accum=T, activation="tanh", table_type=W,
+                         sigmoid=np.arange(32), tanh=np.arange(32) - 16),
+}
+
+
+def test_every_registered_op_round_trips_through_json():
+    assert set(EXAMPLES) == set(ops.OPS)
+    program = Program(list(EXAMPLES.values()), ["lstm"], {"note": 1})
+    text = program.to_json()
+    again = Program.from_json(text)
+    assert again.to_json() == text
+    assert [type(op) for op in again.ops] == [type(op) for op in program.ops]
+    assert again.ops[5].bias.dtype == object and again.ops[1].weight.dtype == np.int64  # > 62 bits stay exact
+
+
+def test_unknown_op_in_json_is_refused():
+    with pytest.raises(ValueError, match="unknown op 'ConvOp' in program"):
+        Program.from_json('{"ops": [{"op": "ConvOp", "name": "c", "inputs": [], "out": {}}], "outputs": []}')
+
+
+def test_registry_refuses_a_duplicate_op_or_hls4ml_class():
+    with pytest.raises(ValueError, match="op 'DenseOp' is already registered"):
+        ops.register()(type("DenseOp", (ops.IdentityOp,), {}))
+    with pytest.raises(ValueError, match="Dense already converted by DenseOp"):
+        ops.register("Dense")(type("OtherDenseOp", (ops.IdentityOp,), {}))
+    assert "OtherDenseOp" not in ops.OPS and ops.CONVERTERS["Dense"] is ops.DenseOp
+
+
+def _layer(cls, name, **attrs):
+    from hls4ml.model.types import FixedPrecisionType
+
+    var = SimpleNamespace(type=SimpleNamespace(precision=FixedPrecisionType(16, 6)), shape=(4,))
+    return SimpleNamespace(class_name=cls, name=name, outputs=[name], inputs=["x"], get_output_variable=lambda: var,
+                           get_attr=lambda key, default=None: attrs.get(key, default))
+
+
+def test_unsupported_hls4ml_layers_are_named_in_one_line():
+    model = SimpleNamespace(outputs=["out"], get_layers=lambda: [
+        _layer("Input", "x"), _layer("Conv1D", "conv"), _layer("Activation", "soft", activation="softmax"),
+        _layer("Merge", "cat", op="Concatenate"), _layer("Reshape", "r")])
+    with pytest.raises(UnsupportedLayer) as err:
+        from_hls4ml(model)
+    assert str(err.value) == ("the emulator does not implement: conv (Conv1D), soft (Activation softmax), "
+                              "cat (Merge Concatenate)")
+
+
+def test_every_hls4ml_class_converts_to_a_registered_op():
+    assert {"Input", "Dense", "Activation", "ParametrizedActivation", "BatchNormalization", "Merge", "LSTM", "Reshape",
+            "Resize", "TimeDistributed"} <= set(ops.CONVERTERS)
+    assert all(ops.OPS[cls.__name__] is cls for cls in ops.CONVERTERS.values())
