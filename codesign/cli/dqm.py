@@ -144,6 +144,12 @@ def cmd_dqm_lumi_assess(args) -> int:
     return 0
 
 
+def _debug_and_run(p, func) -> None:
+    """A DQM step's last option (--debug, as -v) and the function it runs."""
+    p.add_argument("--debug", action="store_true", help="log every step (as -v)")
+    p.set_defaults(func=func)
+
+
 def _lumi_parser(dsub) -> None:
     lumi = dsub.add_parser("lumisections", help="per-lumisection monitoring (the INFN DQM hackathon's LSTM "
                            "autoencoders): dense and LSTM autoencoders over a series of one histogram per LS: "
@@ -158,8 +164,7 @@ def _lumi_parser(dsub) -> None:
     both(p, "anomaly_fraction", type=arg.fraction, default=0.03, help="fraction of anomalous LS (default 0.03)")
     p.add_argument("--run", type=arg.count, default=1, help="run number of the series (default 1)")
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
-    p.add_argument("--debug", action="store_true", help="log every step (as -v)")
-    p.set_defaults(func=cmd_dqm_lumi_generate)
+    _debug_and_run(p, cmd_dqm_lumi_generate)
 
     p = lsub.add_parser("train", help="train (or reload) a tag on the training LS; score and flag every LS")
     both(p, "input_file", help="series parquet (columns run, lumisection, <histogram> bins; label/kind optional)")
@@ -187,8 +192,7 @@ def _lumi_parser(dsub) -> None:
     both(threshold, "false_alarm", type=arg.open_fraction, help="flag above the threshold that this fraction of good "
           "validation LS exceed (needs >= 10 of them above it)")
     p.add_argument("--seed", type=arg.seed, help="training seed (default 0)")
-    p.add_argument("--debug", action="store_true", help="log every step (as -v)")
-    p.set_defaults(func=cmd_dqm_lumi_train)
+    _debug_and_run(p, cmd_dqm_lumi_train)
 
     p = lsub.add_parser("assess", help="ROC and per-kind AUC of every tag on the test LS, MAE and cleaned-vs-"
                         "uncleaned plots, input vs reconstruction, summary.json/.md and index.html")
@@ -201,8 +205,7 @@ def _lumi_parser(dsub) -> None:
     p.add_argument("--format", default="png", help="figure formats: png, pdf, svg (default png)")
     p.add_argument("--seed", type=arg.seed, default=0, help="bootstrap seed")
     p.add_argument("--force", action="store_true", help=FORCE_HELP.replace("--out", "--output_dir"))
-    p.add_argument("--debug", action="store_true", help="log every step (as -v)")
-    p.set_defaults(func=cmd_dqm_lumi_assess)
+    _debug_and_run(p, cmd_dqm_lumi_assess)
 
 
 def add(sub) -> None:
@@ -230,8 +233,7 @@ def add(sub) -> None:
     p.add_argument("--tag", help="prefix of the output file names")
     p.add_argument("--seed", type=arg.seed, default=1, help="seed of the generated files when no --input_dir")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--debug", action="store_true", help="log every step (as -v)")
-    p.set_defaults(func=cmd_dqm_fetch)
+    _debug_and_run(p, cmd_dqm_fetch)
 
     p = dsub.add_parser("train", help="train PCA / autoencoder / statistical tests on histograms; add score columns")
     both(p, "input_file", help="parquet from `codesign dqm fetch` (or from an earlier train, to chain tags)")
@@ -254,8 +256,7 @@ def add(sub) -> None:
          "(default 10000)")
     both(p, "train_fraction", type=arg.open_fraction, help="fraction of usable good runs trained on (default 0.5)")
     p.add_argument("--seed", type=arg.seed, help="split and training seed (default 0)")
-    p.add_argument("--debug", action="store_true", help="log every step (as -v)")
-    p.set_defaults(func=cmd_dqm_train)
+    _debug_and_run(p, cmd_dqm_train)
 
     p = dsub.add_parser("assess", help="score diagnostics, ROC curves with bootstrap bands, false-alarm tables, "
                         "run-level flags, original-vs-reconstructed plots, a static webpage")
@@ -275,7 +276,6 @@ def add(sub) -> None:
     both(p, "make_webpage", action="store_true", help="write index.html, a browsable page of every plot")
     p.add_argument("--seed", type=arg.seed, default=0, help="bootstrap and random-run seed")
     p.add_argument("--force", action="store_true", help=FORCE_HELP.replace("--out", "--output_dir"))
-    p.add_argument("--debug", action="store_true", help="log every step (as -v)")
-    p.set_defaults(func=cmd_dqm_assess)
+    _debug_and_run(p, cmd_dqm_assess)
 
     _lumi_parser(dsub)

@@ -93,8 +93,8 @@ def select(view: StudyView, trial: int | None, best: str | None) -> TrialRecord:
     ok = [r for r in view.complete if all(ops[op](r.resource(k), v) for k, op, v in limits)]
     if not ok:
         closest = min(view.complete, key=lambda r: r.resource(limits[0][0]), default=None)
-        hint = (f"; the smallest {limits[0][0]} is trial {closest['number']} with "
-                f"{float(closest['estimate'][limits[0][0]]):,.0f}") if closest else ""
+        hint = (f"; the smallest {limits[0][0]} is trial {closest.number} with "
+                f"{closest.resource(limits[0][0]):,.0f}") if closest else ""
         raise StudyError(f"--best {best!r}: none of the {len(view.complete)} complete trials meets it{hint}")
     resource, merit = view.settings.resource, view.settings.merit
     return max(ok, key=lambda r: (merit.goodness(r), -r.resource(resource), -r.number))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from codesign import escape
-from codesign.search.records import inputs_tails, shared_with_inputs, within_errors
 from codesign.plotting import fpr_text, signal_label
+from codesign.search.records import inputs_tails, shared_with_inputs, within_errors
 from codesign.search.results import StudyView, objective_label
 from codesign.search.trial import TrialRecord
 

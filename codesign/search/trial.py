@@ -65,6 +65,9 @@ class TrialRecord:
 
     def get(self, name: str, default=None):
         """A field the task's scoring wrote (e.g. 'auc', 'curves', 'tail'), or `default`."""
+        if name in _TYPED or name in _RUN:  # a typed field read as a scored one would silently be `default`
+            raise AttributeError(f"{name!r} is a typed field of TrialRecord (record.{name} or record.run), not a "
+                                 "figure of its scoring")
         return self.scored.get(name, default)
 
     def with_(self, **changes) -> TrialRecord:
@@ -111,3 +114,6 @@ class TrialRecord:
         if self.violations:
             out["violations"] = self.violations
         return out
+
+
+_TYPED = frozenset(f.name for f in fields(TrialRecord))

@@ -140,9 +140,5 @@ class DQMHistograms(AnomalyTask):
     name = NAME
     Config = Config
     data_file_field = "table_file"
-
-    def load_data(self, config, train_limit=None, store=None):
-        return load_data(config, train_limit, store)
-
-    def input_groups(self, input_names):
-        return input_groups(input_names)
+    load_data = staticmethod(load_data)
+    input_groups = staticmethod(input_groups)

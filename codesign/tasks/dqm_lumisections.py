@@ -128,12 +128,6 @@ class DQMLumisections(AnomalyTask):
     name = NAME
     Config = Config
     data_file_field = ""  # generated series only
-
-    def load_data(self, config, train_limit=None, store=None):
-        return load_data(config, train_limit, store)
-
-    def input_groups(self, input_names):
-        return input_groups(input_names)
-
-    def view(self, config, data):
-        return view(config, data)
+    load_data = staticmethod(load_data)
+    input_groups = staticmethod(input_groups)
+    view = staticmethod(view)

@@ -31,7 +31,7 @@ from codesign import evaluation, firmware, provenance, residuals
 from codesign.config import Frozen, dump
 from codesign.core import persistence
 from codesign.core.models import build, decoder, encoder, mean_reconstruction
-from codesign.core.preprocessing import Scheme, Preprocessor
+from codesign.core.preprocessing import Preprocessor, Scheme
 from codesign.core.pruning import overall_sparsity
 from codesign.core.spec import VAE, DenseAE, ModelSpec
 from codesign.core.trainer import Training, fit, seed_everything
@@ -346,30 +346,20 @@ def emulate(model, config: Config, pre: Preprocessor, data: Dataset, options, ta
 
 
 class JetCompression(Task):
-    """Seed 002's problem as a task: the encoder on chip, the residuals of the offline-decoded jets its merit."""
+    """Jet compression as a task: the encoder on chip, the residuals of the offline-decoded jets its merit."""
 
     name = NAME
     Config = Config
     merit = RESIDUAL_RMS
     data_file_field = "file"
-
-    def load_data(self, config, train_limit=None, store=None):
-        return load_data(config, train_limit, store)
-
-    def input_groups(self, input_names):
-        return input_groups(input_names)
-
-    def train(self, config, data, verbose=0, tensorboard=None) -> Compression:
-        return train(config, data, verbose=verbose, tensorboard=tensorboard)
-
-    def save_run(self, out, config, trained: Compression) -> None:
-        save_run(out, config, trained)
+    load_data = staticmethod(load_data)
+    input_groups = staticmethod(input_groups)
+    train = staticmethod(train)
+    save_run = staticmethod(save_run)
+    deployed = staticmethod(deployed)
 
     def format_results(self, columns: dict[str, Compression]) -> str:
         return format_residuals({label: c.metadata for label, c in columns.items()})
-
-    def deployed(self, model, spec):
-        return deployed(model, spec)
 
     def score_firmware(self, fw, config, data, trained: Compression, scoring: Scoring) -> dict:
         return score_firmware(fw, config, data, trained)

@@ -193,12 +193,8 @@ def write_synthetic(out: Path, n_background: int, n_signal: int, seed: int, chun
 class L1Anomaly(AnomalyTask):
     name = NAME
     Config = Config
-
-    def load_data(self, config, train_limit=None, store=None):
-        return load_data(config, train_limit, store)
-
-    def input_groups(self, input_names):
-        return input_groups(input_names)
+    load_data = staticmethod(load_data)
+    input_groups = staticmethod(input_groups)
 
     def signal_names(self, config):
         return tuple(config.data.signal_files or config.data.signals)

@@ -11,8 +11,8 @@ from codesign import firmware
 from codesign.core.models import build
 from codesign.core.spec import LSTMAE
 from codesign.firmware import fixed
-from codesign.firmware.options import FirmwareOptions
 from codesign.firmware.ops import LSTMOp, activation_tables, table_index
+from codesign.firmware.options import FirmwareOptions
 from codesign.firmware.program import Program
 from codesign.hardware import estimate, graph
 

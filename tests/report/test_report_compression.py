@@ -17,12 +17,13 @@ from codesign import cli, residuals
 from codesign.data import jet_generator
 from codesign.errors import ConfigError
 from codesign.hardware.targets import Budget
+from codesign.plotting import signal_label
 from codesign.report import build
 from codesign.search import study
 from codesign.search.records import feasibility
-from codesign.search.trial import TrialRecord
-from codesign.search.results import Reference, load, signal_label
+from codesign.search.results import Reference, load
 from codesign.search.space import Space
+from codesign.search.trial import TrialRecord
 from tests.browser import IMAGES, chromium
 
 VARIABLES = ["pt", "eta", "phi", "m"]

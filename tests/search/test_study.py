@@ -14,14 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codesign import cli
+from codesign import cli, tasks
 from codesign import config as cfg
 from codesign.hardware import targets
-from codesign import tasks
 from codesign.search import records as records_mod
-from codesign.search.rundir import RunDir
 from codesign.search import space as space_mod
 from codesign.search import study
+from codesign.search.rundir import RunDir
 
 from . import tiny
 

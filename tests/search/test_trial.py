@@ -70,3 +70,10 @@ def test_with_changes_typed_fields_only():
     reused = rec.with_(number=9, reused_from=3)
     assert (reused.number, reused.reused_from, rec.number) == (9, 3, 3)
     assert reused.to_json()["reused_from"] == 3 and reused.scored is rec.scored
+
+
+def test_a_typed_field_is_not_read_as_a_figure():
+    rec = TrialRecord.from_json(TRIAL)
+    for name in ("feasible", "estimate", "number", "sparsity"):
+        with pytest.raises(AttributeError, match="typed field"):
+            rec.get(name)

@@ -44,8 +44,8 @@ def test_signal_names_come_from_the_config_before_any_data():
 
 def test_a_task_is_one_subclass():
     """Adding a task: a subclass with its config, data and input groups (the rest is the family's)."""
-    from codesign.tasks.anomaly import AnomalyTask
     from codesign.tasks import l1_anomaly
+    from codesign.tasks.anomaly import AnomalyTask
 
     class Toy(AnomalyTask):
         name = "toy"
