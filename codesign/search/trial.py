@@ -79,8 +79,7 @@ class TrialRecord:
     def from_json(cls, data: dict) -> TrialRecord:
         """A record as written by `to_json` (or by the objective); KeyError/ValueError on a foreign file."""
         d = dict(data)
-        typed = {f.name for f in fields(cls)} - {"scored", "run", "status", "params", "bit_exact"}
-        values = {k: d.pop(k) for k in list(d) if k in typed}
+        values = {k: d.pop(k) for k in list(d) if k in _TYPED - {"scored", "run", "status", "params", "bit_exact"}}
         bit_exact = d.pop("bit_exact", None)
         status = Status(d.pop("status"))
         params = d.pop("params")

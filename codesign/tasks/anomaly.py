@@ -41,11 +41,14 @@ class ScoredModel:
     metadata: dict
 
 
-def train_and_score(config: TaskConfig, data: Dataset, verbose: int = 0, tensorboard: str | None = None) -> ScoredModel:
-    """Fit preprocessing on training data, train the model, score every signal against the test background."""
+def train_and_score(config: TaskConfig, data: Dataset, verbose: int = 0, tensorboard: str | None = None,
+                    task: Task | None = None) -> ScoredModel:
+    """Fit preprocessing on training data, train the model, score every signal against the test background.
+
+    `task` gives the input groups (default: the task registered under the config's name)."""
     # Fail before training, not after, if the test background cannot resolve the FPR.
     metrics.require_resolvable(len(data.x_test), config.metrics.fpr, config.metrics.min_background_above)
-    groups = tasks.get(config.task).input_groups(data.input_names)
+    groups = (task or tasks.get(config.task)).input_groups(data.input_names)
     pre = Preprocessor.fit(config.preprocessing, data.x_train, groups)
     x_train, x_val = pre.transform(data.x_train), pre.transform(data.x_val)
     start = time.perf_counter()
@@ -183,7 +186,7 @@ class AnomalyTask(Task):
     low_fidelity = True
 
     def train(self, config, data, verbose=0, tensorboard=None) -> ScoredModel:
-        return train_and_score(config, data, verbose=verbose, tensorboard=tensorboard)
+        return train_and_score(config, data, verbose=verbose, tensorboard=tensorboard, task=self)
 
     def save_run(self, out, config, trained: ScoredModel) -> None:
         save_run(out, config, trained)
