@@ -130,6 +130,7 @@ def _content(rs):
                    json.dumps(r.estimate, sort_keys=True)) for r in rs)
 
 
+@pytest.mark.slow  # 85 s; CI runs -j 2 every time in the README's main job, this compares it with serial
 def test_two_workers_give_the_serial_results(space_file, tmp_path):
     serial, parallel = _serial_and_parallel(space_file, tmp_path, scheduler=False)
     assert _content(serial) == _content(parallel) and len(serial) == 2
