@@ -1,9 +1,11 @@
-"""Training step time of the seed-004 autoencoder: float (reference), QKeras 8-bit, 8-bit + pruning wrappers."""
+"""Training step time of the seed-004 autoencoder: float (reference), QKeras 8-bit, 8-bit + pruning wrappers,
+and HGQ (a width per weight and activation, EBOPs in the loss, its ResetMinMax/FreeBOPs callbacks)."""
 
 import numpy as np
 import pytest
 
-from codesign.core import models, pruning
+from codesign.core import hgq, models, pruning
+from codesign.core.hgq import HGQTraining
 from codesign.core.spec import DenseAE, FixedPoint, Pruning, Quantization
 
 BATCH = 1024
@@ -12,6 +14,7 @@ VARIANTS = {
     "float_reference": (DenseAE(), None),
     "qkeras_8bit": (DenseAE(activation="relu", quantization=Q8), None),
     "qkeras_8bit_pruned": (DenseAE(activation="relu", quantization=Q8), Pruning(sparsity=0.75, end_epoch=1)),
+    "hgq": (DenseAE(activation="relu", quantizer="hgq"), None),
 }
 
 
@@ -22,8 +25,8 @@ def test_train_step(benchmark, variant):
 
     spec, prune = VARIANTS[variant]
     tf.keras.utils.set_random_seed(0)
-    model = models.build(spec, (57,))
-    callbacks = []
+    model = models.build(spec, (57,), HGQTraining())
+    callbacks = hgq.callbacks(HGQTraining()) if spec.quantizer == "hgq" else []
     if prune is not None:
         model = pruning.wrap(model, prune, steps_per_epoch=100)
         callbacks = pruning.callbacks()

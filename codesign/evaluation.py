@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from codesign import metrics
+from codesign.hardware import analytic
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,8 @@ def curves(background: np.ndarray, signal_scores: dict[str, np.ndarray], n_point
 
 
 def layer_table(firmware, graph, estimate) -> list[dict]:
-    """Per layer: the types hls4ml built, the weights' sparsity in firmware, and the estimated cost."""
+    """Per layer: the types hls4ml built, the weights' sparsity in firmware, and the estimated cost; for a dense
+    layer its EBOPs and histograms of its weights' and input elements' bits (index = bits)."""
     built = {row["layer"]: row for row in firmware.info.get("precisions", [])}
     costs = {c.name: c for c in estimate.layers}
     rows = []
@@ -114,6 +116,10 @@ def layer_table(firmware, graph, estimate) -> list[dict]:
                "strategy": layer.strategy if layer.kind == "dense" else None,
                "sparsity": float(np.mean(layer.weight == 0)) if layer.weight is not None else None,
                "class": built.get(layer.name, {}).get("class", layer.kind)}
+        if layer.kind == "dense":  # the widths HGQ learns per weight and per input element, as histograms
+            row.update(ebops=round(analytic.ebops(layer)),
+                       weight_bits=np.bincount(analytic.weight_bits(layer.weight).ravel()).tolist(),
+                       input_bits=np.bincount(layer.in_bits).tolist())
         cost = costs.get(layer.name)
         if cost is not None:
             row.update(lut=round(cost.lut), ff=round(cost.ff), dsp=round(cost.dsp), bram18=round(cost.bram18),

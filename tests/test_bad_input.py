@@ -53,6 +53,9 @@ def ws(tmp_path_factory):
     (d / "python.yaml").write_text("task: !!python/object/apply:os.system ['touch pwned']\n")
     (d / "binary.yaml").write_bytes(bytes(range(256)) * 4)
     (d / "truncated.yaml").write_text("task: l1-anomaly\ntraining: {epochs: 3,\n")
+    (d / "hgq_lstm.yaml").write_text("task: dqm-lumisections\nmodel: {kind: lstm_ae, quantizer: hgq}\n")
+    (d / "hgq_qkeras.yaml").write_text("task: l1-anomaly\nmodel: {activation: relu, quantizer: hgq, "
+                                       "quantization: {weight: {bits: 6}}}\n")
     particles = np.abs(np.random.default_rng(0).normal(size=(5000, 19, 4))).astype(np.float32)
     _h5(d / "complex.h5", particles.astype(np.complex64))
     _h5(d / "shape.h5", particles[:, :10])
@@ -109,6 +112,8 @@ CASES = {
         ("train --config {ws}/python.yaml", "invalid YAML"),
         ("train --config {ws}/binary.yaml", "not a text (UTF-8) file"),
         ("train --config {ws}/truncated.yaml", "invalid YAML"),
+        ("train --config {ws}/hgq_lstm.yaml", "quantizer: HGQ has no LSTM layer; use quantizer: qkeras"),
+        ("train --config {ws}/hgq_qkeras.yaml", "quantization: QKeras formats do not apply with quantizer: hgq"),
         ("train --config {ws}/nosuch.yaml", "no such file"),
         ("train --config {ws}/mine", "is a directory"),
         ("train --task unicorns", "unknown task 'unicorns'"),

@@ -60,8 +60,10 @@ def cmd_train(args) -> int:
         result = task.train(config, dataset, verbose=verbose, tensorboard=args.tensorboard)
         task.save_run(stage, config, result)
     print(task.format_results({label: result}))
+    ebops = result.metadata.get("ebops")
     print(f"sparsity {result.metadata['sparsity']['overall']:.1%}, {result.metadata['parameters']} parameters, "
-          f"{result.metadata['training']['epochs_run']} epochs in {result.metadata['training']['seconds']:.0f} s")
+          + (f"{ebops:,.0f} EBOPs, " if ebops is not None else "")
+          + f"{result.metadata['training']['epochs_run']} epochs in {result.metadata['training']['seconds']:.0f} s")
     print(f"run written to {out}")
     return 0
 
@@ -69,7 +71,8 @@ def cmd_train(args) -> int:
 def _describe(config) -> str:
     spec = config.model
     q = spec.quantization
-    name = "float" if q is None else f"{q.weight.bits}-bit"
+    name = f"HGQ, beta {config.training.hgq.beta:g}" if spec.quantizer == "hgq" else \
+        "float" if q is None else f"{q.weight.bits}-bit"
     if spec.pruning is not None:
         name += f", pruned {spec.pruning.sparsity:.0%}"
     return f"{spec.kind} {name}"

@@ -84,7 +84,8 @@ def cmd_report(args) -> int:
     formats = build.parse_formats(args.format)
     references = [Reference.parse(text) for text in args.reference]
     out = Path(args.out) if args.out else Path("reports") / Path(args.run_dir).resolve().name
-    result = build.write(args.run_dir, out, formats, references, force=args.force)
+    result = build.write(args.run_dir, out, formats, references, force=args.force, compare=args.compare,
+                         compare_trials=args.compare_trials)
     for line in result.skipped:
         print(f"codesign: warning: {line}", file=sys.stderr)
     where = result.index or result.out
@@ -146,6 +147,11 @@ def add(sub) -> None:
     p.add_argument("--reference", action="append", default=[], metavar="SPEC",
                    help="mark a trial ('12') or an external design ('AXOL1TL: lut=60000, tpr=0.02'; for a "
                         "compression 'LABEL: lut=5000, rms=0.05'); repeatable")
+    p.add_argument("--compare", action="append", default=[], metavar="RUN_DIR",
+                   help="draw another study's feasible front on the Pareto plots (same task and objective; e.g. "
+                        "the same space without HGQ); repeatable")
+    p.add_argument("--compare-trials", type=arg.count, metavar="N",
+                   help="the compared fronts of the first N trials of each study (the same number of trials)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("export", help="firmware IP bundle of one candidate for a trigger team (verified with g++)")

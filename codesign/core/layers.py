@@ -31,6 +31,8 @@ def custom_objects() -> dict:
     """Everything a saved codesign model may contain besides core Keras layers."""
     from qkeras.utils import _add_supported_quantized_objects
 
-    objects: dict = {"Sampling": Sampling, "codesign>Sampling": Sampling}
+    from codesign.core import hgq
+
+    objects: dict = {"Sampling": Sampling, "codesign>Sampling": Sampling, **hgq.custom_objects()}
     _add_supported_quantized_objects(objects)
     return objects

@@ -7,6 +7,8 @@ refer to them.
 
 from __future__ import annotations
 
+from codesign.core import hgq as hgq_mod
+from codesign.core.hgq import HGQTraining
 from codesign.core.spec import LSTMAE, VAE, DenseAE, FixedPoint, LayerQuantization, ModelSpec
 
 
@@ -39,11 +41,14 @@ def _activation(x, spec, name: str, q: LayerQuantization | None):
     return QActivation(quantizer, name=name)(x)
 
 
-def _dense_block(x, units: int, name: str, spec, activation: bool = True):
-    """Dense (or QDense) -> [BatchNorm] -> activation."""
+def _dense_block(x, units: int, name: str, spec, activation: bool = True, hgq: HGQTraining | None = None):
+    """Dense (or QDense) -> [BatchNorm] -> activation; with `quantizer: hgq` one HGQ layer that does all three."""
     import tensorflow as tf
     from qkeras import QDense
 
+    if spec.quantizer == "hgq":
+        act = spec.activation if activation else "linear"
+        return hgq_mod.dense(x, units, name, act, spec.batchnorm and activation, hgq or HGQTraining())
     q = spec.quantization.for_layer(name) if spec.quantization is not None else None
     if q is None:
         x = tf.keras.layers.Dense(units, kernel_initializer="he_uniform", name=name)(x)
@@ -57,11 +62,13 @@ def _dense_block(x, units: int, name: str, spec, activation: bool = True):
     return _activation(x, spec, f"{name}_act", q)
 
 
-def _input(shape, spec):
+def _input(shape, spec, hgq: HGQTraining | None = None):
     import tensorflow as tf
 
     inp = tf.keras.Input(shape=tuple(shape), name="inputs")  # "input" is reserved in hls4ml
     x = tf.keras.layers.BatchNormalization(name="input_bn")(inp) if spec.input_batchnorm else inp
+    if spec.quantizer == "hgq":  # every HGQ layer needs a quantized input (its widths enter EBOPs)
+        x = hgq_mod.quantize_input(x, hgq or HGQTraining())
     return inp, x
 
 
@@ -74,20 +81,20 @@ def _code(x, spec):
     return QActivation(_quantized_bits(spec.code), name="code")(x)
 
 
-def build_dense_ae(spec: DenseAE, input_shape):
+def build_dense_ae(spec: DenseAE, input_shape, hgq: HGQTraining | None = None):
     import tensorflow as tf
 
-    inp, x = _input(input_shape, spec)
+    inp, x = _input(input_shape, spec, hgq)
     for i, width in enumerate(spec.encoder, 1):
-        x = _dense_block(x, width, f"enc_dense{i}", spec)
-    x = _code(_dense_block(x, spec.latent, "latent", spec, activation=False), spec)
+        x = _dense_block(x, width, f"enc_dense{i}", spec, hgq=hgq)
+    x = _code(_dense_block(x, spec.latent, "latent", spec, activation=False, hgq=hgq), spec)
     for i, width in enumerate(spec.decoder_widths, 1):
-        x = _dense_block(x, width, f"dec_dense{i}", spec)
-    out = _dense_block(x, int(input_shape[-1]), "output", spec, activation=False)
+        x = _dense_block(x, width, f"dec_dense{i}", spec, hgq=hgq)
+    out = _dense_block(x, int(input_shape[-1]), "output", spec, activation=False, hgq=hgq)
     return tf.keras.Model(inp, out, name="dense_ae")
 
 
-def build_vae(spec: VAE, input_shape):
+def build_vae(spec: VAE, input_shape, hgq: HGQTraining | None = None):
     import tensorflow as tf
 
     from codesign.core.layers import Sampling
@@ -125,7 +132,9 @@ def encoder(model, spec: ModelSpec):
 
 
 def _code_layer(spec: ModelSpec) -> str:
-    """The layer whose output is the latent code (quantized code, else latent / z_mean)."""
+    """The layer whose output is the latent code (quantized code, HGQ's latent quantizer, else latent / z_mean)."""
+    if spec.quantizer == "hgq":
+        return "latent_quantizer"  # the proxy's name for the latent layer's learned output quantizer
     if getattr(spec, "code", None) is not None:
         return "code"
     return "z_mean" if isinstance(spec, VAE) else "latent"
@@ -185,7 +194,7 @@ def _lstm(units: int, name: str, spec: LSTMAE, return_sequences: bool):
                  bias_quantizer=_quantized_bits(q.bias), return_sequences=return_sequences, name=name)
 
 
-def build_lstm_ae(spec: LSTMAE, input_shape):
+def build_lstm_ae(spec: LSTMAE, input_shape, hgq: HGQTraining | None = None):
     import tensorflow as tf
 
     layers = tf.keras.layers
@@ -237,6 +246,7 @@ def training_target(spec: ModelSpec, x):
 BUILDERS = {DenseAE: build_dense_ae, VAE: build_vae, LSTMAE: build_lstm_ae}
 
 
-def build(spec: ModelSpec, input_shape):
-    """Build the model a spec describes; input_shape excludes the batch axis."""
-    return BUILDERS[type(spec)](spec, input_shape)
+def build(spec: ModelSpec, input_shape, hgq: HGQTraining | None = None):
+    """Build the model a spec describes; input_shape excludes the batch axis; `hgq`: initial widths and beta of
+    a `quantizer: hgq` model (the training config's `hgq`)."""
+    return BUILDERS[type(spec)](spec, input_shape, hgq)

@@ -1,7 +1,8 @@
 """Hyperparameters of the model families, as validated data.
 
 A model spec says everything needed to build a network: its shape, its
-quantization (None = float) and its pruning (None = dense). The search maps its
+quantization (None = float; `quantizer: hgq` = widths learned per weight and per
+activation by HGQ) and its pruning (None = dense). The search maps its
 dimensions onto these fields; the presets in codesign/presets/ are YAML copies.
 """
 
@@ -69,13 +70,42 @@ class Pruning(Frozen):
         return self
 
 
+QUANTIZER_DESCRIPTION = ("qkeras: one format per tensor (`quantization`); hgq: HGQ learns a width per weight and per "
+                         "activation, its EBOPs regulariser and initial widths set in training.hgq, and prunes by "
+                         "learning zero-bit weights")
+
+
 class _Common(Frozen):
     activation: Activation = "leaky_relu"
     leaky_alpha: float = Field(0.3, ge=0.0, lt=1.0)
     batchnorm: bool = True
     input_batchnorm: bool = True
+    quantizer: Literal["qkeras", "hgq"] = Field("qkeras", description=QUANTIZER_DESCRIPTION)
     quantization: Quantization | None = None
     pruning: Pruning | None = None
+
+    @model_validator(mode="after")
+    def _hgq(self):
+        if self.quantizer != "hgq":
+            return self
+        if self.kind == "lstm_ae":
+            raise ValueError("quantizer: HGQ has no LSTM layer; use quantizer: qkeras for lstm_ae models")
+        if self.kind == "vae":
+            raise ValueError("quantizer: hgq is not available for a VAE yet (its sampling layer has no HGQ proxy); "
+                             "use quantizer: qkeras, or kind: dense_ae")
+        if self.quantization is not None:
+            raise ValueError("quantization: QKeras formats do not apply with quantizer: hgq (HGQ learns every "
+                             "width; set the initial ones in training.hgq); remove the quantization block")
+        if self.pruning is not None:
+            raise ValueError("pruning: quantizer: hgq prunes by learning zero-bit weights (raise training.hgq.beta "
+                             "for more); remove the pruning block")
+        if self.activation not in ("relu", "linear"):
+            raise ValueError(f"activation: HGQ layers have relu or linear activations, not {self.activation}; "
+                             "set activation: relu with quantizer: hgq")
+        if getattr(self, "code", None) is not None:
+            raise ValueError("code: with quantizer: hgq the latent layer's own learned quantizer is the code; "
+                             "remove code")
+        return self
 
     @model_validator(mode="after")
     def _quantizable_slope(self):

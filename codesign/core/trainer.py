@@ -10,7 +10,9 @@ import numpy as np
 from pydantic import Field
 
 from codesign.config import Frozen
+from codesign.core import hgq as hgq_mod
 from codesign.core import pruning as pruning_mod
+from codesign.core.hgq import HGQTraining
 from codesign.core.spec import Pruning
 from codesign.errors import CodesignError
 
@@ -26,6 +28,7 @@ class Training(Frozen):
     min_lr: float = Field(1e-6, ge=0.0)
     min_delta: float = Field(1e-4, ge=0.0)
     shuffle: bool = True
+    hgq: HGQTraining = HGQTraining()
 
 
 class TrainingFailed(CodesignError):
@@ -37,7 +40,8 @@ class Fitted:
     model: object  # the trained Keras model, pruning wrappers stripped
     history: dict[str, list[float]]
     epochs_run: int
-    sparsity: dict[str, float]  # per-layer kernel sparsity after stripping
+    sparsity: dict[str, float]  # per-layer kernel sparsity after stripping (HGQ: the zero-bit weights)
+    ebops: float | None = None  # HGQ's effective bit operations of the trained model (None: not an HGQ model)
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
@@ -53,6 +57,8 @@ def fit(model, x, y, x_val, y_val, training: Training, pruning: Pruning | None =
     """Train `model` (pruning it when `pruning` is set) and return the stripped result.
 
     `tensorboard`: a directory for TensorBoard logs of the losses (and a VAE's KL term) per epoch.
+    An HGQ model (built with `quantizer: hgq`) trains with `training.hgq`'s callbacks and is returned
+    as its proxy (`core.hgq.finalize`), ranges traced on `x`.
     """
     import tensorflow as tf
 
@@ -78,6 +84,9 @@ def fit(model, x, y, x_val, y_val, training: Training, pruning: Pruning | None =
                                 f"({training.epochs}) so that the pruned model is trained after reaching its sparsity")
         model = pruning_mod.wrap(model, pruning, steps_per_epoch)
         callbacks += pruning_mod.callbacks()
+    hgq = hgq_mod.is_hgq(model)
+    if hgq:
+        callbacks += hgq_mod.callbacks(training.hgq)
     model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=training.learning_rate), loss=training.loss)
     history = model.fit(x, y, validation_data=(x_val, y_val), epochs=training.epochs,
                         batch_size=training.batch_size, shuffle=training.shuffle, callbacks=callbacks,
@@ -86,9 +95,12 @@ def fit(model, x, y, x_val, y_val, training: Training, pruning: Pruning | None =
     losses = hist.get("loss", [])
     if not losses or not np.all(np.isfinite(losses)):
         raise TrainingFailed(f"training diverged: loss became non-finite at epoch {len(losses)}")
+    ebops = None
+    if hgq:
+        model, ebops = hgq_mod.finalize(model, x, training.hgq)
     if pruning is not None:
         model = pruning_mod.strip(model)
         sparsity = pruning_mod.verify(model, pruning)
     else:
         sparsity = pruning_mod.kernel_sparsity(model)
-    return Fitted(model=model, history=hist, epochs_run=len(losses), sparsity=sparsity)
+    return Fitted(model=model, history=hist, epochs_run=len(losses), sparsity=sparsity, ebops=ebops)

@@ -26,9 +26,10 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from codesign.config import Frozen, parse
+from codesign.core.hgq import HGQTraining
 from codesign.core.models import build
 from codesign.core.persistence import load_keras, save_model
-from codesign.core.spec import DenseAE, Pruning, Quantization
+from codesign.core.spec import QUANTIZER_DESCRIPTION, DenseAE, Pruning, Quantization
 from codesign.core.trainer import Training, fit, seed_everything
 from codesign.data.dqm_table import HistogramInfo
 from codesign.dqm import comparisons as cmp
@@ -296,8 +297,15 @@ class AutoencoderConfig(Common):
     batch_norm: bool = False
     activation: Literal["relu", "leaky_relu", "tanh"] = "relu"
     dropout: float = Field(0.0, ge=0.0, le=0.0, description="not supported: hls4ml firmware has no dropout")
+    quantizer: Literal["qkeras", "hgq"] = Field("qkeras", description=QUANTIZER_DESCRIPTION)
     quantization: Quantization | None = None
     pruning: Pruning | None = None
+    hgq: HGQTraining = HGQTraining()
+
+    @model_validator(mode="after")
+    def _buildable(self):
+        self.spec()  # the model's own rules (e.g. hgq with relu, without QKeras formats), at the boundary
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -313,12 +321,13 @@ class AutoencoderConfig(Common):
     def spec(self):
         return DenseAE(encoder=(self.n_nodes,) * self.n_hidden_layers, latent=self.n_components,
                        activation=self.activation, leaky_alpha=0.25, batchnorm=self.batch_norm,
-                       input_batchnorm=False, quantization=self.quantization, pruning=self.pruning)
+                       input_batchnorm=False, quantizer=self.quantizer, quantization=self.quantization,
+                       pruning=self.pruning)
 
     def training(self):
         patience = self.early_stopping_rounds if self.early_stopping else self.n_epochs
         return Training(epochs=self.n_epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
-                        early_stopping_patience=patience, lr_patience=max(patience, 2) * 2)
+                        early_stopping_patience=patience, lr_patience=max(patience, 2) * 2, hgq=self.hgq)
 
 
 class Autoencoder(Algorithm):
@@ -364,12 +373,13 @@ class Autoencoder(Algorithm):
             ok_v = ~np.logical_or.reduce(empty_v + missing_v)
             xv = xv[ok_v] if ok_v.any() else x
             seed_everything(self.seed)
-            model = build(self.config.spec(), (x.shape[1],))
+            model = build(self.config.spec(), (x.shape[1],), self.config.training().hgq)
             fitted = fit(model, x, x, xv, xv, self.config.training(), self.config.pruning, self.seed)
             self.models[key] = fitted.model
             self.history[key] = {"epochs_run": fitted.epochs_run, "train_runs": len(x), "val_runs": len(xv),
                                  "loss": fitted.history.get("loss", [])[-1:], "val_loss":
-                                 fitted.history.get("val_loss", [])[-1:], "sparsity": fitted.sparsity}
+                                 fitted.history.get("val_loss", [])[-1:], "sparsity": fitted.sparsity,
+                                 "ebops": fitted.ebops}
             log.debug("autoencoder %s: %d epochs on %d runs (%d validation)", key, fitted.epochs_run, len(x), len(xv))
 
     def _score(self, data):

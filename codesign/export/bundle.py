@@ -228,8 +228,12 @@ def _write(view: StudyView, record: TrialRecord, fw_dir: Path, out: Path, n_back
         if graph_file is not None:
             shutil.copyfile(graph_file, model_dir / "firmware_graph.h5")
             graph = persistence.load_keras(graph_file)
-            if any(type(layer).__name__ in ("LSTM", "QLSTM") for layer in graph.layers):
+            classes = {type(layer).__name__ for layer in graph.layers}
+            if classes & {"LSTM", "QLSTM"}:
                 model_note += "; no QONNX file: qonnx 0.4 converts no recurrent layers"
+            elif "FixedPointQuantizer" in classes:
+                model_note += ("; no QONNX file: qonnx 0.4's Keras converter has no HGQ quantizer (the per-element "
+                               "types are in the manifest's layers)")
             else:
                 qonnx_io.export(graph, model_dir / "firmware_graph.qonnx.onnx")
     graph_file = model_dir / "firmware_graph.h5" if graph_file is not None else None

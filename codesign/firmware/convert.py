@@ -9,8 +9,10 @@ The firmware graph is the trained network with what the trigger needs around it:
       -> score_diff, score_sq, score   sum of squared reconstruction errors (AE) or of z_mean^2 (VAE radius)
 
 so the trigger receives one fixed-point anomaly score per event. Precisions follow
-FirmwareOptions: QKeras quantizers are kept, Dense accumulators are exact, and every
-other type is sized from the calibration data and saturates.
+FirmwareOptions: QKeras quantizers are kept, an HGQ proxy's per-element widths are kept
+(weights in their exact type, each quantizer's result in one type that holds every element,
+hls4ml's own bit-exact pass off so that these types are the ones built), Dense accumulators
+are exact, and every other type is sized from the calibration data and saturates.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ PASS_THROUGH = {"Dropout", "InputLayer"}
 # Anomalies score far above the background the ranges are calibrated on: 4 more integer bits on the
 # score path keep them ordered (saturation only beyond 16 x the squared-headroom range).
 SCORE_EXTRA_RANGE = 16.0
-SUPPORTED = {"Dense", "QDense", "BatchNormalization", "Activation", "ReLU", "LeakyReLU", "QActivation", *PASS_THROUGH}
+HGQ_QUANTIZER = "FixedPointQuantizer"  # an HGQ proxy's per-element quantizer
+SUPPORTED = {"Dense", "QDense", "BatchNormalization", "Activation", "ReLU", "LeakyReLU", "QActivation", HGQ_QUANTIZER,
+             *PASS_THROUGH}
 SEQUENCE = {"LSTM", "QLSTM", "Reshape", "UpSampling1D", "TimeDistributed", "Dense", "QDense", *PASS_THROUGH}
 # LSTM state (h and the cell state share the layer's result type in hls4ml): |h| < 1, and the cell
 # state is only ever looked up in a tanh table that saturates at |s| = 4, so 4 integer bits (±8) are the
@@ -311,12 +315,14 @@ def hls_config(graph, peaks: dict[str, float], units: InputUnits, options: Firmw
         cls = _class(layer)
         p = precision(name) if cls != "InputLayer" else None
         nxt = following.get(name, [])
-        feeds_quantizer = bool(nxt) and all(_class(n) == "QActivation" for n in nxt)
+        quantizers = ("QActivation", HGQ_QUANTIZER)
+        feeds_quantizer = bool(nxt) and all(_class(n) in quantizers for n in nxt)
         # Exact ('auto') results only where a quantizer, directly or after a batch norm, narrows them next.
         feeds_narrowing = bool(nxt) and all(
-            _class(n) == "QActivation" or (_class(n) == "BatchNormalization" and
-                                          all(_class(m) == "QActivation" for m in following.get(n.name, [])))
+            _class(n) in quantizers or (_class(n) == "BatchNormalization" and
+                                        all(_class(m) in quantizers for m in following.get(n.name, [])))
             for n in nxt)
+        source = _inbound_layers(layer) if layer._inbound_nodes and cls != "InputLayer" else []
         if name == "unscale":
             # An explicit (exact) result, not 'auto': hls4ml fuses a batch norm into the one before it when that
             # one's result is unspecified, with the later layer's constant types, which are sized for its own
@@ -328,11 +334,22 @@ def hls_config(graph, peaks: dict[str, float], units: InputUnits, options: Firmw
             p.update(scale=_fixed(o.float_bits, np.max(np.abs(scale)), 1.0, overflow="WRAP", rounding="RND"),
                      bias=_fixed(o.float_bits, np.max(np.abs(bias)), 1.0, overflow="WRAP", rounding="RND"),
                      result="auto" if feeds_quantizer else derived(name))
+        elif cls == "Dense" and name != "score" and feeds_quantizer and _class(nxt[0]) == HGQ_QUANTIZER:
+            # An HGQ proxy's kernel and bias hold values on each weight's learned grid: their exact types.
+            w, b = (np.asarray(v, dtype=np.float64) for v in layer.get_weights())
+            p.update(weight=str(_exact(w, name, "kernel")), bias=str(_exact(b, name, "bias")), accum="auto",
+                     result="auto")
         elif cls == "Dense" and name != "score":
             w, b = (np.asarray(v, dtype=np.float64) for v in layer.get_weights())
             p.update(weight=_fixed(o.float_bits, np.max(np.abs(w)), 1.0, overflow="WRAP", rounding="RND"),
                      bias=_fixed(o.float_bits, np.max(np.abs(b)), 1.0, overflow="WRAP", rounding="RND"),
                      accum="auto", result="auto" if feeds_narrowing else derived(name))
+        elif cls == HGQ_QUANTIZER:
+            p["result"] = str(fixed.mask_container(*(np.asarray(v) for v in layer.get_weights())))
+        elif cls == "ReLU" and len(source) == 1 and _class(source[0]) == HGQ_QUANTIZER:
+            # max(x, 0) of a quantizer's output: exact in the unsigned part of its container
+            t = fixed.mask_container(*(np.asarray(v) for v in source[0].get_weights()))
+            p["result"] = str(FixedType(max(t.width - 1, 1), t.integer - 1, False) if t.signed else t)
         elif cls == "QDense":
             p.update(accum="auto", result="auto" if feeds_narrowing else derived(name))
         elif cls in ("Activation", "ReLU"):
@@ -373,6 +390,14 @@ def hls_config(graph, peaks: dict[str, float], units: InputUnits, options: Firmw
             if f"{name}_linear" in layers:
                 precision(f"{name}_linear")["result"] = layer_options.result
     return cfg
+
+
+def _exact(values: np.ndarray, layer: str, what: str) -> FixedType:
+    t = fixed.exact_type(values)
+    if t is None:
+        raise FirmwareError(f"{layer}: the {what} of an HGQ proxy layer is not on a fixed-point grid (was the model "
+                            "converted with HGQ's to_proxy_model?)")
+    return t
 
 
 def _weight_type(values: np.ndarray, quantizer, float_bits: int) -> FixedType:
@@ -447,7 +472,10 @@ def convert(graph, cfg: dict, options: FirmwareOptions, part: str, clock_period_
     try:
         return hls4ml.converters.convert_from_keras_model(
             graph, hls_config=cfg, output_dir=output_dir, project_name=project_name, backend=options.backend,
-            io_type=options.io_type, part=part, clock_period=clock_period_ns)
+            io_type=options.io_type, part=part, clock_period=clock_period_ns,
+            # hls4ml re-derives every type of a graph with HGQ quantizers (its BitExact pass) unless told not
+            # to; codesign sets them (`hls_config`), the quantizers' per-element casts included, as for any graph.
+            bit_exact=False)
     except Exception as exc:  # hls4ml raises bare Exceptions for user-level problems
         raise FirmwareError(f"hls4ml could not convert the model: {exc.__class__.__name__}: "
                             f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc

@@ -25,6 +25,7 @@ from codesign.core.scoring import oldest_step_error
 from codesign.firmware import convert, csim, fixed, program
 from codesign.firmware.convert import InputUnits
 from codesign.firmware.csim import CSim
+from codesign.firmware.fixed import FixedType
 from codesign.firmware.options import FirmwareOptions
 from codesign.firmware.program import Program
 from codesign.locks import exclusive
@@ -208,6 +209,11 @@ def _precision_table(hls_model) -> list[dict]:
             row["reuse_factor"] = layer.get_attr("reuse_factor")
         if layer.get_attr("strategy") is not None:
             row["strategy"] = str(layer.get_attr("strategy"))
+        if layer.class_name == "FixedPointQuantizer":  # HGQ: each element cast to its own type first
+            n = layer.get_input_variable().size()
+            k, b, i = (np.broadcast_to(np.asarray(a, dtype=np.int64).ravel(), (n,)) for a in layer.mask_kbi)
+            row["elements"] = [str(FixedType(int(bb), int(ii), bool(kk), str(layer.RND), str(layer.SAT)))
+                               if bb > 0 else "0" for kk, bb, ii in zip(k, b, i)]
         rows.append(row)
     return rows
 

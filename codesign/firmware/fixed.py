@@ -242,3 +242,30 @@ def bits_for(max_abs: float, signed: bool = True) -> int:
     if max_abs <= 0:
         return 1 if signed else 0
     return int(np.floor(np.log2(max_abs))) + 1 + (1 if signed else 0)
+
+
+def exact_type(values, max_frac: int = 32) -> FixedType | None:
+    """The narrowest signed type that holds every value exactly (an HGQ weight grid), or None if none does
+    with at most `max_frac` fractional bits."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    for frac in range(-16, max_frac + 1):
+        scaled = np.ldexp(v, frac)
+        if np.array_equal(scaled, np.round(scaled)):
+            peak = int(np.max(np.abs(scaled))) if v.size else 0
+            integer_bits = peak.bit_length() + 1  # the sign included, in units of 2^-frac
+            return FixedType(max(integer_bits, 2), max(integer_bits, 2) - frac, True, "TRN", "WRAP")
+    return None
+
+
+def mask_container(keep_negative, bits, integers) -> FixedType:
+    """One type holding each element of an HGQ quantizer's per-element `ap_(u)fixed<b_j, i_j>` exactly."""
+    k, b, i = (np.asarray(a, dtype=np.int64).ravel() for a in (keep_negative, bits, integers))
+    k, b, i = np.broadcast_arrays(k, b, i)
+    live = b > 0
+    if not live.any():
+        return FixedType(1, 1, False)  # every element is 0
+    k, b, i = k[live], b[live], i[live]
+    frac = int(np.max(b - i))
+    signed = bool(k.any())
+    integer = int(np.max(i + (1 - k))) if signed else int(np.max(i))  # an unsigned element needs a sign bit here
+    return FixedType(max(integer + frac, 1), integer, signed, "TRN", "WRAP")

@@ -168,6 +168,25 @@ def _merge_step(op, b: _Block, out) -> Callable:
     return lambda x, f, n, buf, a=(i0, i1, o, width, code, sa, sb, shift, *out): loops.merge(buf, n, *a)
 
 
+def _quantizer_step(op, b: _Block, out) -> Callable:
+    """FixedPointQuantizerOp (HGQ): each element cast to its own type, then held in the result type."""
+    i0, width, xt = b.input(op)
+    xb = fixed.signed_bits(xt)
+    k, bits, integers = (np.broadcast_to(np.asarray(a, dtype=np.int64), (width,)) for a in
+                         (op.keep_negative, op.bits, op.integers))
+    frac = bits - integers
+    shifts = np.array([_shift(xt.frac, FixedType(max(int(bb), 1), int(bb - f))) for bb, f in zip(bits, frac)],
+                      dtype=np.int64)
+    ups = (frac - op.out.frac).astype(np.int64)
+    _check(xb - min(int(shifts.min(initial=0)), 0), f"{op.name}: the shifted input")
+    _check(int(bits.max(initial=1)) + 1 - min(int(ups.min(initial=0)), 0), f"{op.name}: the element in its container")
+    o = b.alloc(op.name, width, op.out)
+    loops = b.loops
+    a = (i0, o, width, shifts, bits.astype(np.int64), k.astype(np.int64), ups, ROUNDING[op.rounding],
+         OVERFLOW[op.overflow], *out)
+    return lambda x, f, n, buf, a=a: loops.quantizer(buf, n, *a)
+
+
 def _dense_step(op, b: _Block, out) -> Callable:
     i0, _, xt = b.input(op)
     return _dense(op, b.loops, i0, xt, b.alloc, out)
@@ -177,7 +196,7 @@ def _dense_step(op, b: _Block, out) -> Callable:
 STEPS: dict[type, Callable] = {
     ops.InputOp: _input_step, ops.DenseOp: _dense_step, ops.BatchNormOp: _batchnorm_step,
     ops.ActivationOp: _activation_step, ops.IdentityOp: _activation_step, ops.LeakyReLUOp: _leaky_step,
-    ops.MergeOp: _merge_step,
+    ops.MergeOp: _merge_step, ops.FixedPointQuantizerOp: _quantizer_step,
 }
 
 
@@ -244,8 +263,12 @@ def run(compiled: Compiled, x: np.ndarray, exponents: np.ndarray | None = None,
         for first in starts:
             block(first)
     else:
+        # The first block alone: numba compiles each loop on its first call, here in this thread, never in
+        # several pool threads at once (a benchmark process that had trained HGQ models failed to type a
+        # loop compiled concurrently: KeyError in numba's typing of `neg`).
+        block(starts[0])
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(block, starts))
+            list(pool.map(block, starts[1:]))
     return results
 
 
@@ -258,7 +281,7 @@ def run(compiled: Compiled, x: np.ndarray, exponents: np.ndarray | None = None,
 
 _LOOPS = None
 _NAMES = ("round_shift", "bounds", "overflow", "requantize", "from_float", "inputs", "epilogue", "dense",
-          "dense_sequential", "batchnorm", "activation", "leaky", "merge")
+          "dense_sequential", "batchnorm", "activation", "leaky", "merge", "quantizer")
 
 
 def _loops():
@@ -501,3 +524,15 @@ def merge(buf, n, i0, i1, o, m, code, sa, sb, shift, width, signed, rnd, ovf):
             for e in range(n):
                 row[e] = a[e] * b[e]
         requantize(row, n, shift, width, signed, rnd, ovf)
+
+def quantizer(buf, n, i0, o, m, shifts, widths, signs, ups, rnd, ovf, width, signed, ornd, oovf):
+    for j in range(m):
+        row, src = buf[o + j], buf[i0 + j]
+        if widths[j] == 0:  # hls4ml writes out[j] = 0
+            for e in range(n):
+                row[e] = 0
+            continue
+        for e in range(n):
+            row[e] = src[e]
+        requantize(row, n, shifts[j], widths[j], signs[j] != 0, rnd, ovf)
+        requantize(row, n, ups[j], width, signed, ornd, oovf)

@@ -171,9 +171,27 @@ def cost_model_of(layer: Layer) -> CostModel:
     return model
 
 
+def weight_bits(w: np.ndarray) -> np.ndarray:
+    """Bits of each integer weight as HGQ counts them: its significant bits, plus a sign bit when negative."""
+    w = np.asarray(w, dtype=np.int64)
+    return significant_bits(w) + (w < 0)
+
+
+def ebops(layer: Layer) -> float:
+    """Effective bit operations of a dense layer (HGQ's resource proxy): sum over its products of
+    input-element bits x weight bits; 0 for every other kind."""
+    if layer.kind != "dense":
+        return 0.0
+    return float(layer.in_bits @ weight_bits(layer.weight).sum(axis=1)) * layer.copies
+
+
 def dense_counts(layer: Layer, family: str, co: Coefficients) -> Counts:
     w = np.asarray(layer.weight)
-    xb, wb = layer.in_type.width, layer.weight_type.width
+    wb = layer.weight_type.width
+    # An HGQ layer's inputs each have their own width (0: a constant zero, whose products are free).
+    xb_row = layer.in_bits[:, None] * np.ones((1, w.shape[1]), dtype=np.int64)
+    w = np.where(xb_row > 0, w, 0)
+    xb = int(layer.in_bits.max(initial=1))
     acc_b = layer.accum.width if layer.accum is not None else xb + wb
     nz = w != 0
     n_nz = int(nz.sum())
@@ -195,8 +213,9 @@ def dense_counts(layer: Layer, family: str, co: Coefficients) -> Counts:
         to_lut = mult & ~to_dsp
         # shift-and-add: (digits - 1) adders, each as wide as the shifted input plus the constant
         digits = csd_digits(wnz[to_lut])
-        c.update(dsp=float(to_dsp.sum() * dsp_each), product_bits=float(n_nz * (xb + wb)),
-                 const_add_bits=float(((digits - 1) * (xb + _bit_length(np.abs(wnz[to_lut])))).sum()))
+        xnz = xb_row[nz]
+        c.update(dsp=float(to_dsp.sum() * dsp_each), product_bits=float((xnz + wb).sum()),
+                 const_add_bits=float(((digits - 1) * (xnz[to_lut] + _bit_length(np.abs(wnz[to_lut])))).sum()))
     else:
         # hls4ml's multiplier_limit: ceil(n_in*n_out / RF) - floor(n_zeros / RF) shared multipliers
         units = math.ceil(layer.n_mult / rf) - (layer.n_mult - n_nz) // rf

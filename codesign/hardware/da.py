@@ -50,6 +50,12 @@ def cache_dir() -> Path:
 
 
 def _kif(layer: Layer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """da4ml's (keep_negative, integer bits without the sign, fractional bits) of each input element: an HGQ
+    quantizer's own per-element widths (a 0-bit element is a constant 0, free), else the layer's input type."""
+    if layer.in_mask is not None:
+        k, b, i = (np.asarray(a, dtype=np.int16) for a in layer.in_mask)
+        live = b > 0
+        return k * live, (i - k) * live, (b - i) * live
     t = layer.in_type
     k = int(t.signed)
     n = layer.n_in
@@ -69,6 +75,8 @@ def _key(layer: Layer, clock_ns: float) -> str:
 
     h = hashlib.sha256()
     h.update(np.ascontiguousarray(layer.weight, dtype=np.int64).tobytes())
+    if layer.in_mask is not None:
+        h.update(np.ascontiguousarray(layer.in_mask, dtype=np.int64).tobytes())
     h.update(json.dumps([str(layer.in_type), str(layer.weight_type), layer.n_in, layer.n_out, cutoff(clock_ns),
                          ADDER_LEVELS_PER_NS, da4ml.__version__]).encode())
     return h.hexdigest()[:32]

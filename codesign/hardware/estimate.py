@@ -47,6 +47,8 @@ class Estimate(Frozen):
     hls: Totals = Field(description="what the HLS csynth report would say")
     latency_cycles: int
     ii: int
+    ebops: float = Field(0.0, description="effective bit operations (HGQ's resource proxy): sum over the dense "
+                         "layers' products of input-element bits x weight bits")
     error: dict[str, ErrorBand] = Field(default_factory=dict, description="validated relative error per resource")
     latency_error_cycles: ErrorBand | None = None
     seconds: float = 0.0
@@ -63,7 +65,7 @@ class Estimate(Frozen):
         """Machine-readable totals (the `--json` output)."""
         return {"lut": round(self.total.lut), "ff": round(self.total.ff), "dsp": round(self.total.dsp),
                 "bram18": round(self.total.bram18), "latency_cycles": self.latency_cycles, "ii": self.ii,
-                "latency_ns": round(self.latency_ns, 3), "method": self.method,
+                "latency_ns": round(self.latency_ns, 3), "ebops": round(self.ebops), "method": self.method,
                 "hls": {k: round(v) for k, v in self.hls.model_dump().items()},
                 "error": {k: v.model_dump() for k, v in self.error.items()},
                 "latency_error_cycles": self.latency_error_cycles.model_dump() if self.latency_error_cycles else None,
@@ -129,7 +131,7 @@ def estimate(graph: Graph, method: str = "analytic", target: Target | None = Non
                     layers=synth_layers,
                     total=Totals(**{r: _sum(synth_layers, r) for r in RESOURCES}),
                     hls=Totals(**{r: _sum(hls_layers, r) for r in RESOURCES}),
-                    latency_cycles=cycles, ii=ii, error=error, latency_error_cycles=co.latency_error,
+                    latency_cycles=cycles, ii=ii, ebops=sum(analytic.ebops(la) for la in graph.layers), error=error, latency_error_cycles=co.latency_error,
                     seconds=time.perf_counter() - start)
 
 
@@ -167,7 +169,7 @@ def format_table(est: Estimate, resources: Resources | None = None) -> str:
         lines.append(f"{'% of ' + est.part:37s} {100 * u['lut']:9.2f}% {100 * u['ff']:9.2f}% {100 * u['dsp']:6.2f}% "
                      f"{100 * u['bram18']:6.2f}%")
     lines.append(f"latency: {est.latency_cycles} cycles = {est.latency_ns:.1f} ns at {est.clock_period_ns:g} ns; "
-                 f"II = {est.ii}")
+                 f"II = {est.ii}; {est.ebops:,.0f} EBOPs")
     errs = ", ".join(f"{r.upper()} median {b.median:.0%} / worst {b.worst:.0%}" for r, b in est.error.items())
     lines.append(f"method: {est.method} — {est.description}")
     if errs:

@@ -50,10 +50,20 @@ class Layer:
     table_width: int = 0
     copies: int = 1  # instances in hardware (a time-distributed layer, unrolled over its steps)
     steps: int = 1  # sequential uses of one instance per inference (an LSTM cell over its time steps)
+    # (3, n_in) keep_negative, bits, integer bits of each input element, where an HGQ quantizer gives each
+    # its own width (None: every element is in_type)
+    in_mask: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def n_mult(self) -> int:
         return self.n_in * self.n_out if self.kind == "dense" else 0
+
+    @property
+    def in_bits(self) -> np.ndarray:
+        """Width of each input element (an element quantized to 0 bits is a constant 0)."""
+        if self.in_mask is not None:
+            return np.asarray(self.in_mask[1], dtype=np.int64)
+        return np.full(self.n_in, self.in_type.width, dtype=np.int64)
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("name", "kind", "n_in", "n_out", "reuse", "strategy", "activation",
@@ -61,8 +71,9 @@ class Layer:
         for k in ("in_type", "out_type", "weight_type", "accum"):
             t = getattr(self, k)
             d[k] = str(t) if t is not None else None
-        if self.weight is not None:
-            d["weight_sha1"] = hashlib.sha1(np.ascontiguousarray(self.weight, dtype=np.int64)).hexdigest()
+        for k in ("weight", "in_mask"):
+            if getattr(self, k) is not None:
+                d[f"{k}_sha1"] = hashlib.sha1(np.ascontiguousarray(getattr(self, k), dtype=np.int64)).hexdigest()
         return d
 
 
@@ -108,6 +119,10 @@ class _Reading:
 
     cfg: object
     time_steps: int | None = None  # inside a TimeDistributed loop: its number of steps (the dense is unrolled)
+    masks: dict[str, np.ndarray] = field(default_factory=dict)  # HGQ quantizer name -> its (3, n) element mask
+
+    def in_mask(self, layer) -> np.ndarray | None:
+        return self.masks.get(layer.inputs[0]) if layer.inputs else None
 
     @staticmethod
     def out_type(layer) -> FixedType:
@@ -156,7 +171,7 @@ def _read_dense(layer, r: _Reading):
     if r.time_steps is not None:
         common.update(n_in=int(layer.get_attr("n_in")), n_out=int(layer.get_attr("n_out")))
     return [Layer(kind="dense", weight=_weights(layer, wt), weight_type=wt, accum=_precision(layer, "accum_t"),
-                  copies=r.time_steps or 1, **common)]
+                  copies=r.time_steps or 1, in_mask=r.in_mask(layer), **common)]
 
 
 @reads("LSTM")
@@ -196,6 +211,19 @@ def _read_softmax(layer, r: _Reading):
     et = _precision(layer, "exp_table_t")
     return [Layer(kind="softmax", activation="softmax", table_size=int(layer.get_attr("table_size", 1024)),
                   table_width=et.width if et else 18, **r.common(layer))]
+
+
+@reads("FixedPointQuantizer")
+def _read_quantizer(layer, r: _Reading):
+    """An HGQ quantizer: a rounding and saturation per element, modelled as an element-wise activation."""
+    common = r.common(layer)
+    r.masks[layer.name] = element_mask(layer.mask_kbi, common["n_in"])
+    return [Layer(kind="activation", activation="quantizer", **common)]
+
+
+def element_mask(kbi, n: int) -> np.ndarray:
+    """(3, n) keep_negative, bits, integers of an HGQ quantizer, broadcast to its n elements."""
+    return np.stack([np.broadcast_to(np.asarray(a, dtype=np.int64).ravel(), (n,)) for a in kbi])
 
 
 @reads("BatchNormalization")
@@ -250,6 +278,7 @@ class _ProgramReading:
     setting: Callable[[str, str, object], object]
     layers: list[Layer]
     types: dict[str, FixedType]
+    masks: dict[str, np.ndarray] = field(default_factory=dict)  # HGQ quantizer op name -> its (3, n) mask
 
     def common(self, op) -> dict:
         return dict(name=op.name, in_type=self.types[op.inputs[0]], out_type=op.out,
@@ -288,7 +317,7 @@ def _op_dense(op, r: _ProgramReading):
     dense, copies = (op, 1) if isinstance(op, ops.DenseOp) else (op.dense, op.steps)
     n_in, n_out = dense.weight.shape
     return [Layer(kind="dense", n_in=n_in, n_out=n_out, weight=dense.weight, weight_type=dense.weight_type,
-                  accum=dense.accum, copies=copies, **r.common(op))]
+                  accum=dense.accum, copies=copies, in_mask=r.masks.get(op.inputs[0]), **r.common(op))]
 
 
 @reads_op(ops.LSTMOp)
@@ -307,6 +336,13 @@ def _op_activation(op, r: _ProgramReading):
     n = r.width(op)
     activation = "leaky_relu" if isinstance(op, ops.LeakyReLUOp) else op.activation
     return [Layer(kind="activation", activation=activation, n_in=n, n_out=n, **r.common(op))]
+
+
+@reads_op(ops.FixedPointQuantizerOp)
+def _op_quantizer(op, r: _ProgramReading):
+    n = r.width(op)
+    r.masks[op.name] = element_mask((op.keep_negative, op.bits, op.integers), n)
+    return [Layer(kind="activation", activation="quantizer", n_in=n, n_out=n, **r.common(op))]
 
 
 @reads_op(ops.BatchNormOp)

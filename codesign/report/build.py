@@ -24,6 +24,7 @@ from codesign.hardware import targets
 from codesign.merit import Merit
 from codesign.plotting import fpr_text, signal_label
 from codesign.report import figures, html, tables
+from codesign.search import records as records_mod
 from codesign.search.results import Reference, StudyView, load, objective_label
 from codesign.search.trial import TrialRecord
 
@@ -51,9 +52,13 @@ def parse_formats(text: str) -> tuple[str, ...]:
 
 
 def write(run_dir: str | Path, out: str | Path, formats=("html", "png", "pdf"),
-          references: list[Reference] | tuple = (), force: bool = False) -> Report:
+          references: list[Reference] | tuple = (), force: bool = False, compare: list | tuple = (),
+          compare_trials: int | None = None) -> Report:
+    """`compare`: other studies' run directories whose fronts (of their first `compare_trials` trials, or all)
+    are drawn on this study's Pareto plots."""
     start = time.perf_counter()
     view = load(run_dir)
+    compared = [_compared(view, Path(other), compare_trials) for other in compare]
     for ref in references:  # fail before drawing anything
         if ref.trial is not None:
             view.trial(ref.trial)
@@ -61,12 +66,12 @@ def write(run_dir: str | Path, out: str | Path, formats=("html", "png", "pdf"),
             raise ConfigError(f"--reference {ref.label!r}: gives {ref.merit_key}=, but this {view.settings.task} "
                               f"study's figure of merit is the {view.merit.name} ({view.merit.key}=X)")
     out, run = Path(out), Path(run_dir)
-    where = {"inputs": [run], "not_inside": [run / d for d in ("trials", "data", "firmware")]}
+    where = {"inputs": [run, *map(Path, compare)], "not_inside": [run / d for d in ("trials", "data", "firmware")]}
     outdir.check(out, "report", force=force, **where)  # before any drawing
     with outdir.staged(out, "report", force=force, **where) as tmp:
         (tmp / "img").mkdir()
         (tmp / "tables").mkdir()
-        result = _write(view, tmp, formats, list(references))
+        result = _write(view, tmp, formats, list(references), tuple(compared))
         manifest = {"run_dir": str(Path(run_dir).resolve()), "formats": list(formats), **result,
                     "seconds": round(time.perf_counter() - start, 2), "skipped": view.skipped,
                     "provenance": provenance.record()}
@@ -85,6 +90,21 @@ def _points(view: StudyView, records: list[TrialRecord], front: set[int]) -> fig
                           np.array([r.feasible for r in records], dtype=bool),
                           np.array([r.number in front for r in records], dtype=bool),
                           {k: np.asarray(v, dtype=float) for k, v in columns.items()})
+
+
+def _compared(view: StudyView, other_dir: Path, n_trials: int | None) -> figures.Compared:
+    """Another study's feasible front (of its first `n_trials` trials), refused unless it measures the same thing."""
+    other = load(other_dir)
+    mine, theirs = view.settings, other.settings
+    if (theirs.task, theirs.merit.key, theirs.tpr) != (mine.task, mine.merit.key, mine.tpr) or \
+            other.signals != view.signals:
+        raise ConfigError(f"--compare {other_dir}: a {theirs.task} study of {theirs.tpr} {theirs.merit.key} over "
+                          f"{', '.join(other.signals)}; this one is {mine.task}, {mine.tpr} {mine.merit.key} over "
+                          f"{', '.join(view.signals)}")
+    kept = [r for r in other.records if n_trials is None or (r.number is not None and r.number < n_trials)]
+    front = records_mod.front(kept, theirs)
+    n = len({r.number for r in kept})
+    return figures.Compared(f"front of {other_dir.name} ({n} trials)", _points(other, front, {r.number for r in front}))
 
 
 def _floor(entry: dict) -> float:
@@ -213,7 +233,7 @@ class _Context:
         return 1.0 / max(n, default=1e5)
 
 
-def _pareto_figures(d: Drawing, c: _Context, references: list[Reference]) -> None:
+def _pareto_figures(d: Drawing, c: _Context, references: list[Reference], compared: tuple = ()) -> None:
     s = c.view.settings
     points = _points(c.view, c.view.complete, c.front)
     markers = _markers(c.view, c.baseline, references)
@@ -222,9 +242,9 @@ def _pareto_figures(d: Drawing, c: _Context, references: list[Reference]) -> Non
     maximize = c.merit.direction == "maximize"
     for axis in figures.AXES:
         d.draw(f"pareto_signals_{axis}", figures.pareto_signals, points, c.labels.panels, axis, budget, markers,
-               c.right, resource_axis, c.img, c.formats)
+               c.right, resource_axis, c.img, c.formats, compared)
         d.draw(f"pareto_{axis}", figures.pareto, points, axis, budget, markers, c.labels.pareto, c.right, resource_axis,
-               maximize, c.img, c.formats)
+               maximize, c.img, c.formats, compared)
 
 
 def _insight_figures(d: Drawing, c: _Context) -> str:
@@ -261,6 +281,15 @@ def _insight_figures(d: Drawing, c: _Context) -> str:
                    f"{s.resource.upper()} (estimated)", c.right, c.img, c.formats)
             d.draw("parallel", figures.parallel, params, {merit.name: y, s.resource.upper(): resource}, front, c.right,
                    c.img, c.formats)
+    measured = [r for r in complete if r.estimate and r.estimate.get("ebops")]
+    if len(measured) >= 2:
+        groups: dict[str, list[TrialRecord]] = {}
+        for r in measured:
+            default = s.base_config.get("model", {}).get("quantizer", "qkeras")
+            groups.setdefault(str(r.params.get("quantizer", default)), []).append(r)
+        d.draw("ebops", figures.ebops_vs_lut, {k: (np.array([r.estimate["ebops"] for r in v], dtype=float),
+                                                   np.array([r.estimate["lut"] for r in v], dtype=float))
+                                               for k, v in groups.items()}, c.right, c.img, c.formats)
     importances, note = _importances(c.view, complete)  # while the workers draw
     if importances:
         d.draw("importance", figures.importance, importances, c.right, c.img, c.formats)
@@ -283,6 +312,8 @@ def _candidate_figures(d: Drawing, c: _Context, r: TrialRecord) -> None:
                f"roc_{n:05d}", c.formats, baseline("curves"))
         d.draw(f"trial {n}/scores", figures.score_distributions, f["curves"], f["scores"], c.signals, c.fpr, right,
                c.img, f"scores_{n:05d}", c.formats)
+    if any(la.get("weight_bits") for la in r.layers):
+        d.draw(f"trial {n}/bits", figures.bit_widths, r.layers, right, c.img, f"bits_{n:05d}", c.formats)
     if "histograms" in f:
         d.draw(f"trial {n}/residuals", compression_figures.residual_histograms, f["histograms"], f["residuals"],
                c.signals, right, c.img, f"residuals_{n:05d}", c.formats, baseline("histograms"))
@@ -291,7 +322,8 @@ def _candidate_figures(d: Drawing, c: _Context, r: TrialRecord) -> None:
         d.draw(f"trial {n}/correlations", compression_figures.residual_correlations, f["correlations"]["matrix"],
                labels, right, c.img, f"correlations_{n:05d}", c.formats)
 
-def _write(view: StudyView, tmp: Path, formats: tuple[str, ...], references: list[Reference]) -> dict:
+def _write(view: StudyView, tmp: Path, formats: tuple[str, ...], references: list[Reference],
+           compared: tuple = ()) -> dict:
     s = view.settings
     front = view.front()
     baseline = view.baseline()
@@ -316,7 +348,7 @@ def _write(view: StudyView, tmp: Path, formats: tuple[str, ...], references: lis
 
     with Drawing(min(os.cpu_count() or 1, 4)) as d:
         if view.complete:
-            _pareto_figures(d, c, references)
+            _pareto_figures(d, c, references, compared)
         for n, r in sorted(pages.items()):
             _candidate_figures(d, c, r)
         importance_note = _insight_figures(d, c)

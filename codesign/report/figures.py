@@ -45,6 +45,17 @@ class Points:
 
 
 @dataclass(frozen=True)
+class Compared:
+    """Another study's front, drawn beside this one's (`codesign report --compare`)."""
+
+    label: str
+    points: Points  # its front only
+
+
+COMPARED_STYLES = [(PALETTE[5], "P"), (PALETTE[3], "X"), (PALETTE[1], "v")]
+
+
+@dataclass(frozen=True)
 class Marker:
     """A marked design: the baseline or a reference (x columns and merit columns as for `Points`)."""
 
@@ -71,14 +82,24 @@ def _merit_points(ax, x, y, lo, hi, floor, **kw):
 
 
 def _pareto_axes(ax, points: Points, axis: str, signal: str, budget: dict, markers: list[Marker],
-                 labels: bool, connect: bool) -> None:
+                 labels: bool, connect: bool, compared: tuple[Compared, ...] = ()) -> None:
     col, xlabel, scale = AXES[axis]
     x = points.columns[col]
+    common = dict(linestyle="none", capsize=0, elinewidth=1)
+    for other, (color, shape) in zip(compared, itertools.cycle(COMPARED_STYLES)):
+        ox = other.points.columns[col]
+        oy, olo, ohi, ofloor = other.points.y(signal)
+        order = np.argsort(ox)
+        if connect:
+            ax.step(ox[order], np.maximum(oy, ofloor)[order], where="post", color=color, linewidth=1.5, alpha=0.6)
+        _merit_points(ax, ox, oy, olo, ohi, ofloor, marker=shape, markersize=11, color=color, label=other.label,
+                      zorder=4, **common)
+    x = np.concatenate([x, *[o.points.columns[col] for o in compared]]) if compared else x  # for the limits
     if scale == "symlog" and (x > 0).all():  # symlog only to show zeros (DSP-free designs)
         scale = "log"
+    all_x, x = x, points.columns[col]
     y, lo, hi, floor = points.y(signal)
     infeasible = ~points.feasible
-    common = dict(linestyle="none", capsize=0, elinewidth=1)
     _merit_points(ax, x[infeasible], y[infeasible], lo[infeasible], hi[infeasible], floor[infeasible], marker="o",
                   markersize=6, markerfacecolor="none", color=COLORS["infeasible"], alpha=0.7,
                   label="over budget", **common)
@@ -92,7 +113,8 @@ def _pareto_axes(ax, points: Points, axis: str, signal: str, budget: dict, marke
             fx, fy = x[front][order], np.maximum(y[front][order], floor[front][order])
             ax.step(fx, fy, where="post", color=COLORS["front"], linewidth=1.5, alpha=0.6)
         _merit_points(ax, x[front], y[front], lo[front], hi[front], floor[front], marker="*", markersize=16,
-                      color=COLORS["front"], label="Pareto front", zorder=5, **common)
+                      color=COLORS["front"], label="Pareto front" + (" (this study)" if compared else ""), zorder=5,
+                      **common)
         if labels:
             for xi, yi, fl, n in zip(x[front], y[front], floor[front], points.number[front]):
                 ax.annotate(f"#{n}", (xi, max(yi, fl)), xytext=(6, 6), textcoords="offset points", fontsize=13,
@@ -120,7 +142,7 @@ def _pareto_axes(ax, points: Points, axis: str, signal: str, budget: dict, marke
         ax.axvspan(limit, ax.get_xlim()[1] * 10 if scale != "linear" else limit * 10, color="0.85", alpha=0.4,
                    zorder=0)
     ax.set_xscale(scale, **({"linthresh": 10} if scale == "symlog" else {}))
-    finite = np.concatenate([x, [limit or np.nan]])
+    finite = np.concatenate([all_x, [limit or np.nan]])
     finite = finite[np.isfinite(finite)]
     if finite.size:
         lo_x, hi_x = finite.min(), finite.max()
@@ -135,10 +157,12 @@ def _pareto_axes(ax, points: Points, axis: str, signal: str, budget: dict, marke
 
 
 def pareto(points: Points, axis: str, budget: dict, markers: list[Marker], ylabel: str, right: str,
-           resource_axis: str, maximize: bool, out_dir: Path, formats) -> dict[str, str]:
+           resource_axis: str, maximize: bool, out_dir: Path, formats, compared: tuple[Compared, ...] = ()
+           ) -> dict[str, str]:
     with style() as plt:
         fig, ax = plt.subplots(figsize=(10, 7.5))
-        _pareto_axes(ax, points, axis, "", budget, markers, labels=True, connect=axis == resource_axis)
+        _pareto_axes(ax, points, axis, "", budget, markers, labels=True, connect=axis == resource_axis,
+                     compared=compared)
         ax.set_ylabel(ylabel)
         ax.legend(loc=_corner(maximize), frameon=True, framealpha=0.9, fontsize=12)
         experiment_label(ax, right)
@@ -151,14 +175,16 @@ def _corner(maximize: bool) -> str:
 
 
 def pareto_signals(points: Points, panels: list[tuple[str, str, str]], axis: str, budget: dict,
-                   markers: list[Marker], right: str, resource_axis: str, out_dir: Path, formats) -> dict[str, str]:
+                   markers: list[Marker], right: str, resource_axis: str, out_dir: Path, formats,
+                   compared: tuple[Compared, ...] = ()) -> dict[str, str]:
     """One panel per signal or variable; `panels` holds (name, title, y label)."""
     ncol = 2 if len(panels) > 1 else 1
     nrow = int(np.ceil(len(panels) / ncol))
     with style() as plt:
         fig, axes = plt.subplots(nrow, ncol, figsize=(8 * ncol, 6 * nrow), squeeze=False, sharex=True)
         for ax, (name, title, ylabel) in zip(axes.flat, panels):
-            _pareto_axes(ax, points, axis, name, budget, markers, labels=True, connect=axis == resource_axis)
+            _pareto_axes(ax, points, axis, name, budget, markers, labels=True, connect=axis == resource_axis,
+                         compared=compared)
             ax.set_title(title, fontsize=22, loc="right")
             ax.set_ylabel(ylabel)
         for ax in axes.flat[len(panels):]:
@@ -290,6 +316,48 @@ def importance(importances: dict[str, dict[str, float]], right: str, out_dir: Pa
         fig.suptitle(figure_title(right), fontsize=18)
         fig.tight_layout()
         return save(fig, out_dir, "importance", formats)
+
+
+def bit_widths(layers: list[dict], right: str, out_dir: Path, stem: str, formats) -> dict[str, str]:
+    """Per dense layer: how many weights and input elements have each width (HGQ learns one per element;
+    a QKeras layer has one bar each). Zero bits: pruned weights, inputs held at 0."""
+    dense = [la for la in layers if la.get("weight_bits") is not None and la["name"] != "score"]  # the network's
+    with style() as plt:
+        fig, axes = plt.subplots(len(dense), 2, figsize=(12, 2.6 * len(dense) + 1.5), squeeze=False)
+        for row, la in zip(axes, dense):
+            for ax, key, what, color in ((row[0], "weight_bits", "weights", PALETTE[0]),
+                                         (row[1], "input_bits", "input elements", PALETTE[1])):
+                counts = np.asarray(la[key])
+                ax.bar(np.arange(len(counts)), counts, color=color, width=0.8)
+                ax.set_xlim(-0.7, max(len(counts), 2) - 0.3)
+                ax.set_ylabel(la["name"], fontsize=14)
+                ax.set_title(f"{what}: mean {np.average(np.arange(len(counts)), weights=counts):.1f} bits, "
+                             f"{counts[0] if len(counts) else 0} at 0" if counts.sum() else what, fontsize=13,
+                             loc="right")
+        for ax, what in zip(axes[-1], ("weight bits", "input bits")):
+            ax.set_xlabel(what, fontsize=16)
+        fig.suptitle(figure_title(right), fontsize=16)
+        fig.tight_layout()
+        return save(fig, out_dir, stem, formats)
+
+
+def ebops_vs_lut(groups: dict[str, tuple[np.ndarray, np.ndarray]], right: str, out_dir: Path, formats
+                 ) -> dict[str, str]:
+    """Estimated LUTs against EBOPs (HGQ's resource proxy) for every complete trial, one colour per quantizer,
+    with the median LUTs per EBOP of each."""
+    with style() as plt:
+        fig, ax = plt.subplots(figsize=(10, 7.5))
+        for (name, (ebops, luts)), color in zip(sorted(groups.items()), itertools.cycle(PALETTE)):
+            ratio = float(np.median(luts / ebops))
+            trials = f"{len(ebops)} trial{'s' if len(ebops) != 1 else ''}"
+            ax.scatter(ebops, luts, color=color, s=45, alpha=0.8, label=f"{name}: {trials}, median {ratio:.2f} LUT per EBOP")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("EBOPs (effective bit operations)")
+        ax.set_ylabel("LUTs (estimated, Vivado synthesis)")
+        ax.legend(loc="upper left", frameon=True, framealpha=0.9, fontsize=12)
+        experiment_label(ax, right)
+        return save(fig, out_dir, "ebops", formats)
 
 
 def _encode(values: list) -> tuple[np.ndarray, list[str] | None]:

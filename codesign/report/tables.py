@@ -10,7 +10,7 @@ from codesign.search.records import inputs_tails, shared_with_inputs, within_err
 from codesign.search.results import StudyView, objective_label
 from codesign.search.trial import TrialRecord
 
-RESOURCE_COLUMNS = ("lut", "ff", "dsp", "bram18", "latency_cycles", "latency_ns", "ii")
+RESOURCE_COLUMNS = ("lut", "ff", "dsp", "bram18", "latency_cycles", "latency_ns", "ii", "ebops")
 
 
 def front_rows(view: StudyView, records: list[TrialRecord]) -> list[dict]:
@@ -75,8 +75,10 @@ def _cells(view: StudyView, row: dict, tex: bool) -> list[str]:
              esc(row["architecture"]), sci(row[k], row[f"{k}_error"], tex)]
             + [sci(row[f"{k}_{s}"], tex=tex) for s in view.signals]
             + ([f"{row['auc']:.3f}", _share(row["tail_shared_with_inputs"], tex)] if _has_auc(view) else [])
-            + ([f"{row['lut']:,}".replace(",", "{,}" if tex else ","), f"{row['dsp']}",
-                f"{row['latency_ns']:g} ({row['latency_cycles']})"] if row["lut"] is not None else ["–"] * 3)
+            + ([f"{row['lut']:,}".replace(",", "{,}" if tex else ","),
+                f"{row['ebops']:,}".replace(",", "{,}" if tex else ",") if row.get("ebops") is not None else "–",
+                f"{row['dsp']}", f"{row['latency_ns']:g} ({row['latency_cycles']})"] if row["lut"] is not None
+               else ["–"] * 4)
             + [esc(row["method"])])
 
 
@@ -90,7 +92,7 @@ def _header(view: StudyView, tex: bool) -> list[str]:
         merit_head = [f"{merit.name} (mean)"] + [f"{signal_label(v, tex)} RMS" for v in view.signals]
     share = r"tail $=$ inputs" if tex else "tail = inputs"
     return (["Trial", "Architecture", *merit_head] + (["AUC", share] if _has_auc(view) else [])
-            + ["LUT", "DSP", "Latency [ns] (cycles)", "Method"])
+            + ["LUT", "EBOPs", "DSP", "Latency [ns] (cycles)", "Method"])
 
 
 def _share(value: float | None, tex: bool) -> str:

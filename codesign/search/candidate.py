@@ -71,22 +71,11 @@ def make(params: dict, base_config, config_cls) -> Candidate:
             raise InvalidCandidate(exc.errors()[0]["msg"]) from None
     if "batchnorm" in p:
         model["batchnorm"] = bool(p["batchnorm"])
-    quant_keys = ("weight_bits", "weight_integer", "activation_bits", "activation_integer")
-    if any(k in p for k in quant_keys):
-        q = base_config.model.quantization or Quantization()
-        try:
-            weight = FixedPoint(bits=int(p.get("weight_bits", q.weight.bits)),
-                                integer=int(p.get("weight_integer", q.weight.integer)))
-            act = FixedPoint(bits=int(p.get("activation_bits", q.activation.bits)),
-                             integer=int(p.get("activation_integer", q.activation.integer)))
-        except ValidationError as exc:
-            raise InvalidCandidate(exc.errors()[0]["msg"]) from None
-        model["quantization"] = Quantization(weight=weight, activation=act).model_dump(mode="json")
-    if "sparsity" in p:
-        s = float(p["sparsity"])
-        base = base_config.model.pruning or Pruning(end_epoch=max(1, base_config.training.epochs // 4))
-        model["pruning"] = None if s <= 0 else base.model_copy(update={"sparsity": s}).model_dump(mode="json")
     training = base_config.training.model_dump(mode="json")
+    if p.get("quantizer", base_config.model.quantizer) == "hgq":
+        _hgq(model, training, p)
+    else:
+        _qkeras(model, p, base_config)
     for key in ("learning_rate", "batch_size"):
         if key in p:
             training[key] = p[key]
@@ -105,3 +94,33 @@ def make(params: dict, base_config, config_cls) -> Candidate:
                                score_head=not isinstance(config.model, LSTMAE),  # LSTMs return the reconstruction
                                **({"float_bits": int(p["state_bits"])} if "state_bits" in p else {}))
     return Candidate(p, config, firmware, "da" if strategy == "da" else "analytic")
+
+
+def _hgq(model: dict, training: dict, p: dict) -> None:
+    """An HGQ candidate: widths and pruning are learned (no QKeras formats, pruning schedule or code); relu."""
+    model.update(quantizer="hgq", quantization=None, pruning=None)
+    if "code" in model:
+        model["code"] = None  # the latent layer's learned quantizer is the code
+    if model.get("activation") not in ("relu", "linear"):
+        model["activation"] = "relu"  # HGQ layers have no other activation
+    if "beta" in p:
+        training["hgq"] = {**training["hgq"], "beta": float(p["beta"])}
+
+
+def _qkeras(model: dict, p: dict, base_config) -> None:
+    model["quantizer"] = "qkeras"
+    quant_keys = ("weight_bits", "weight_integer", "activation_bits", "activation_integer")
+    if any(k in p for k in quant_keys):
+        q = base_config.model.quantization or Quantization()
+        try:
+            weight = FixedPoint(bits=int(p.get("weight_bits", q.weight.bits)),
+                                integer=int(p.get("weight_integer", q.weight.integer)))
+            act = FixedPoint(bits=int(p.get("activation_bits", q.activation.bits)),
+                             integer=int(p.get("activation_integer", q.activation.integer)))
+        except ValidationError as exc:
+            raise InvalidCandidate(exc.errors()[0]["msg"]) from None
+        model["quantization"] = Quantization(weight=weight, activation=act).model_dump(mode="json")
+    if "sparsity" in p:
+        s = float(p["sparsity"])
+        base = base_config.model.pruning or Pruning(end_epoch=max(1, base_config.training.epochs // 4))
+        model["pruning"] = None if s <= 0 else base.model_copy(update={"sparsity": s}).model_dump(mode="json")

@@ -199,5 +199,6 @@ def evaluate_candidate(c: cand.Candidate, run_dir: Path, s: Settings, seconds: d
         "layers": evaluation.layer_table(fw, g, est),
         "firmware": str(Path(fw.directory).relative_to(run_dir)),
         "sparsity": result.metadata["sparsity"]["overall"],
+        "ebops": result.metadata.get("ebops"),  # HGQ's own count at the end of training (None: not HGQ)
         "epochs_run": result.metadata["training"]["epochs_run"],
     }

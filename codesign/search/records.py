@@ -102,6 +102,13 @@ def shared_with_inputs(record: TrialRecord, tails: dict[str, dict], settings: Se
     return tail_overlap(record.get("tail"), tails[kind])
 
 
+def _param(value) -> str:
+    """A parameter in a 12-character column: small and large floats in exponent form (an HGQ beta)."""
+    if isinstance(value, float) and value != 0 and not 1e-3 <= abs(value) < 1e6:
+        return f"{value:.3g}"
+    return str(value)[:12]
+
+
 def format_front(rows: list[TrialRecord], settings: Settings, tails: dict[str, dict] | None = None,
                  resolve: bool = False) -> str:
     """The rows as a table: parameters, figure of merit, per-signal TPRs (anomaly studies), resources; with the
@@ -122,15 +129,16 @@ def format_front(rows: list[TrialRecord], settings: Settings, tails: dict[str, d
     extra += f" {'within':>7s}" if same else ""
     lines = [f"{'#':>{label}s} {head} {merit.name[:12]:>12s} {'±':>8s} {third:>6s}"
              + "".join(f" {c[:10]:>10s}" for c in components) + extra
-             + f" {'LUT':>8s} {'FF':>8s} {'DSP':>6s} {'BRAM18':>6s} {'ns':>7s}"]
+             + f" {'LUT':>8s} {'FF':>8s} {'DSP':>6s} {'BRAM18':>6s} {'ns':>7s} {'EBOPs':>8s}"]
     for r in rows:
         est = r.estimate
-        vals = " ".join(f"{str(r.params.get(n, '-'))[:12]:>12s}" for n in names)
+        vals = " ".join(f"{_param(r.params.get(n, '-')):>12s}" for n in names)
         auc = f"{r.get('auc'):6.3f}" if merit.is_efficiency else " " * 6
         per = "".join(f" {merit.components(r)[c]['tpr']:10.2e}" if c in merit.components(r) else f" {'-':>10s}"
                       for c in components)
         res = (f" {est['lut']:8.0f} {est['ff']:8.0f} {est['dsp']:6.0f} {est['bram18']:6.0f} {est['latency_ns']:7.1f}"
-               if est else f" {'-':>8s} {'-':>8s} {'-':>6s} {'-':>6s} {'-':>7s}")
+               f" {est.get('ebops', float('nan')):8.0f}" if est else f" {'-':>8s} {'-':>8s} {'-':>6s} {'-':>6s} {'-':>7s}"
+               f" {'-':>8s}")
         name = r.label
         share = shared.get(id(r))
         per += (f" {share:7.0%}" if share is not None else f" {'-':>7s}") if shared else ""

@@ -148,9 +148,14 @@ class StudyView:
         parts = ["-".join(str(w) for w in [self.n_inputs, *widths, latent])]
         if str(params.get("model", base.get("kind", ""))).lower() == "vae":
             parts[0] = f"VAE {parts[0]}"
+        hgq = params.get("quantizer", base.get("quantizer")) == "hgq"
+        if hgq:  # widths learned per weight and activation; pruned by learning zero-bit weights
+            beta = params.get("beta", ((self.settings.base_config.get("training") or {}).get("hgq") or {}).get("beta"))
+            parts.append(f"HGQ β {float(beta):.1e}" if beta is not None else "HGQ")
+            wbits, sparsity = None, 0.0
         if wbits:
             parts.append(f"{wbits}-bit weights / {abits}-bit activations" if abits else f"{wbits}-bit weights")
-        code = params.get("code_bits", (base.get("code") or {}).get("bits"))  # what a compression ships per value
+        code = None if hgq else params.get("code_bits", (base.get("code") or {}).get("bits"))  # shipped per value
         if code:
             parts.append(f"{code}-bit code")
         if sparsity:

@@ -42,6 +42,9 @@ KNOWN = {
     "window": "lumisections per LSTM window (data.window)",
     "reconstruct": "LSTM autoencoder output: window (every step, the seed's) | oldest (the scored step only)",
     "state_bits": "firmware bits of unquantized values (FirmwareOptions.float_bits; an LSTM's state and accumulator)",
+    "quantizer": "qkeras | hgq (HGQ learns each weight's and activation's width, and prunes; the QKeras bits, "
+                 "sparsity and code dimensions do not apply to its candidates, which use relu)",
+    "beta": "HGQ's EBOPs regularisation strength (training.hgq.beta; hgq candidates only; search it on a log scale)",
     "weight_bits": "QKeras weight/bias bits (all layers)",
     "weight_integer": "integer bits of weights",
     "activation_bits": "QKeras activation bits",
@@ -171,6 +174,12 @@ class Space(Frozen):
             bad = set(dims["strategy"].values()) - {"latency", "resource", "da"}
             if bad:
                 raise ValueError(f"strategy values must be latency, resource or da, got {sorted(bad)}")
+        if "quantizer" in dims:
+            bad = set(dims["quantizer"].values()) - {"qkeras", "hgq"}
+            if bad:
+                raise ValueError(f"quantizer values must be qkeras or hgq, got {sorted(bad)}")
+        if "beta" in dims and (dims["beta"].float_range is None or min(dims["beta"].float_range) <= 0):
+            raise ValueError("beta needs a positive float range, e.g. {float: [1.0e-7, 1.0e-4], log: true}")
         return dims
 
     @field_validator("baseline")
@@ -179,7 +188,7 @@ class Space(Frozen):
         dims = info.data.get("dimensions")
         if params is None or dims is None:
             return params
-        names = {n for n in dims if n != "width"}
+        names = {n for n in dims if n != "width" and applies(n, params)}
         if "width" in dims:
             names |= {f"width_{i}" for i in range(1, int(params.get("depth", 0)) + 1)}
         unknown, missing = sorted(set(params) - names), sorted(names - set(params))
@@ -188,6 +197,7 @@ class Space(Frozen):
         return params
 
     def param_names(self, depth: int | None = None) -> list[str]:
+        """Every parameter name a candidate of this depth may have (`applies` says which one has)."""
         names = [n for n in self.dimensions if n != "width"]
         if "width" in self.dimensions:
             names += [f"width_{i}" for i in range(1, int(depth or 0) + 1)]
@@ -202,12 +212,30 @@ class Space(Frozen):
         return out
 
     def suggest(self, trial) -> dict:
-        """Ask an Optuna trial for one candidate's parameters (define-by-run: widths follow depth)."""
-        params = {name: dim.suggest(trial, name) for name, dim in self.dimensions.items() if name != "width"}
+        """Ask an Optuna trial for one candidate's parameters (define-by-run: widths follow depth, and the
+        quantizer decides which of the QKeras and HGQ dimensions apply)."""
+        params = {}
+        order = sorted(self.dimensions, key=lambda n: n != "quantizer")  # the quantizer first: others depend on it
+        for name in order:
+            if name != "width" and applies(name, params):
+                params[name] = self.dimensions[name].suggest(trial, name)
         if "width" in self.dimensions:
             for i in range(1, int(params["depth"]) + 1):
                 params[f"width_{i}"] = self.dimensions["width"].suggest(trial, f"width_{i}")
         return params
+
+
+QKERAS_ONLY = ("weight_bits", "weight_integer", "activation_bits", "activation_integer", "sparsity", "code_bits",
+               "code_integer")
+HGQ_ONLY = ("beta",)
+
+
+def applies(name: str, params: dict) -> bool:
+    """Whether a dimension is a parameter of the candidate whose `quantizer` (if searched) is in `params`."""
+    quantizer = params.get("quantizer")
+    if quantizer is None:
+        return True
+    return name not in (QKERAS_ONLY if quantizer == "hgq" else HGQ_ONLY)
 
 
 def available(directory: Path = SPACES_DIR) -> list[str]:

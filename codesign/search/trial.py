@@ -28,7 +28,7 @@ class Status(str, Enum):
 
 
 # Fields of the record JSON that are neither typed fields nor the task's scoring.
-_RUN = ("sparsity", "epochs_run", "engine", "tuner_trial", "traceback", "config", "inputs")
+_RUN = ("sparsity", "ebops", "epochs_run", "engine", "tuner_trial", "traceback", "config", "inputs")
 
 
 @dataclass(frozen=True)

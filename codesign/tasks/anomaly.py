@@ -53,7 +53,7 @@ def train_and_score(config: TaskConfig, data: Dataset, verbose: int = 0, tensorb
     x_train, x_val = pre.transform(data.x_train), pre.transform(data.x_val)
     start = time.perf_counter()
     seed_everything(config.seed)
-    model = build(config.model, x_train.shape[1:])
+    model = build(config.model, x_train.shape[1:], config.training.hgq)
     y_train, y_val = training_target(config.model, x_train), training_target(config.model, x_val)
     fitted = fit(model, x_train, y_train, x_val, y_val, config.training, config.model.pruning, config.seed,
                  verbose=verbose, tensorboard=tensorboard)
@@ -76,6 +76,7 @@ def train_and_score(config: TaskConfig, data: Dataset, verbose: int = 0, tensorb
         "preprocessing": pre.to_dict(),
         "training": {"epochs_run": fitted.epochs_run, "seconds": round(train_seconds, 1), "history": fitted.history},
         "sparsity": {"per_layer": fitted.sparsity, "overall": overall_sparsity(fitted.model)},
+        "ebops": fitted.ebops,  # HGQ's effective bit operations (None: not an HGQ model)
         "parameters": int(fitted.model.count_params()),
         "scores": {k: v.to_dict() for k, v in scores.items()},
     }

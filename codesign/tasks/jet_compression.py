@@ -169,7 +169,7 @@ def train(config: Config, data: Dataset, verbose: int = 0, tensorboard: str | Pa
     x_train, x_val = pre.transform(data.x_train), pre.transform(data.x_val)
     start = time.perf_counter()
     seed_everything(config.seed)
-    model = build(config.model, x_train.shape[1:])
+    model = build(config.model, x_train.shape[1:], config.training.hgq)
     fitted = fit(model, x_train, x_train, x_val, x_val, config.training, config.model.pruning, config.seed,
                  verbose=verbose, tensorboard=str(tensorboard) if tensorboard else None)
     seconds = time.perf_counter() - start
@@ -186,6 +186,7 @@ def train(config: Config, data: Dataset, verbose: int = 0, tensorboard: str | Pa
         "preprocessing": pre.to_dict(),
         "training": {"epochs_run": fitted.epochs_run, "seconds": round(seconds, 1), "history": fitted.history},
         "sparsity": {"per_layer": fitted.sparsity, "overall": overall_sparsity(fitted.model)},
+        "ebops": fitted.ebops,  # HGQ's effective bit operations (None: not an HGQ model)
         "parameters": int(fitted.model.count_params()),
         "residuals": summary,
         **merit,

@@ -176,6 +176,10 @@ def test_config_errors_are_one_line():
         algos.make("pca", {"n_components": 0})
     with pytest.raises(ConfigError, match="test"):
         algos.make("statistical_tester", {"test": "anderson"})
+    with pytest.raises(ConfigError, match="activation: HGQ layers have relu or linear activations, not tanh"):
+        algos.make("autoencoder", {"quantizer": "hgq", "activation": "tanh"})
+    hgq = algos.make("autoencoder", {"quantizer": "hgq", "hgq": {"beta": 1e-6}}).config
+    assert hgq.spec().quantizer == "hgq" and hgq.training().hgq.beta == 1e-6
 
 
 def test_bin_merging_conserves_content():

@@ -61,10 +61,14 @@ def test_manifest_and_readme(bundle, search_run):
     assert t["threshold_raw"] == round(t["threshold"] * 2 ** m["score"]["fraction_bits"])
     assert m["scores"] and m["estimate"]["lut"] > 0 and len(m["layers"]) > 5
     assert all(len(h) == 64 for h in m["hashes"].values())
-    assert m["model"] == "the graph the firmware was built from"
+    assert m["model"].startswith("the graph the firmware was built from")
+    hgq = m["params"].get("quantizer") == "hgq"  # the shared study has QKeras and HGQ candidates
+    # an HGQ candidate: each quantizer element's own type in the manifest; no QONNX file (no HGQ quantizer there)
+    assert any("elements" in layer for layer in m["layers"]) == hgq
+    assert (bundle / "model" / "firmware_graph.qonnx.onnx").is_file() != hgq and ("no QONNX file" in m["model"]) == hgq
     assert m["study"]["seed"] == 5 and m["versions"]["hls4ml"] == "1.3.0"
     assert m["synthesis"] == {"status": "skipped", "reason": "neither vitis_hls nor vivado_hls on PATH"}
-    for name in ("model/firmware_graph.h5", "model/firmware_graph.qonnx.onnx", "model/preprocessing.json",
+    for name in ("model/firmware_graph.h5", "model/preprocessing.json",
                  "hls/build_prj.tcl", "hls/firmware/codesign_fw.cpp", "hls/tb_data/tb_input_features.dat"):
         assert (bundle / name).is_file(), name
     config = (bundle / "hls" / "hls4ml_config.yml").read_text()

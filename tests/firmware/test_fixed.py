@@ -87,3 +87,24 @@ def test_wide_values_stay_exact():
     v = np.array([2**60 + 1, -(2**61) - 3], dtype=object)
     out = fixed.cast(v, 10, t)
     assert out.dtype == object and list(out) == [(2**60 + 1) << 20, (-(2**61) - 3) << 20]
+
+
+def test_exact_type_holds_every_value_on_its_grid():
+    from codesign.firmware.fixed import exact_type
+
+    w = np.array([0.75, -1.5, 0.0, 0.015625, 3.0])
+    t = exact_type(w)
+    assert t.frac == 6 and t.min_value <= -1.5 and t.max_value >= 3.0
+    assert np.array_equal(fixed.to_float(fixed.from_float(w, t), t.frac), w)
+    assert exact_type([0.1]) is None  # not on any grid of at most 32 fractional bits
+
+
+def test_mask_container_holds_each_element_type():
+    from codesign.firmware.fixed import mask_container
+
+    # signed <4,2> (-2 .. 1.75), unsigned <3,3> (0 .. 7), unsigned <5,-1> (0 .. 0.48), and a 0-bit element
+    t = mask_container([1, 0, 0, 1], [4, 3, 5, 0], [2, 3, -1, 5])
+    assert t.signed and t.frac == 6 and t.max_value >= 7 and t.min_value <= -2
+    assert t.width == 4 + 6  # integer bits: 3 for the unsigned <3,3> plus a sign; fraction from <5,-1>
+    assert mask_container([0, 0], [3, 2], [1, 2]) == FixedType(4, 2, False)
+    assert mask_container([1], [0], [0]) == FixedType(1, 1, False)  # every element 0

@@ -115,3 +115,24 @@ def test_non_finite_inputs_are_refused_by_both_engines():
     for engine in ("compiled", "numpy"):
         with pytest.raises(ValueError, match="non-finite"):
             prog.run(x, engine=engine)
+
+
+@pytest.mark.parametrize("rounding,overflow", [("TRN", "WRAP"), ("RND", "SAT"), ("RND", "WRAP"), ("TRN", "SAT"),
+                                               ("RND_CONV", "SAT_SYM")])
+def test_compiled_hgq_quantizer_equals_the_numpy_op(rounding, overflow):
+    """HGQ's per-element quantizer: each element its own signedness, width (0 = held at 0) and point."""
+    from codesign.firmware.ops import FixedPointQuantizerOp
+
+    rng = np.random.default_rng(7)
+    k, b = rng.integers(0, 2, 9), rng.integers(0, 8, 9)
+    i = rng.integers(-2, 5, 9)
+    container = fixed.mask_container(k, b, i)
+    ops = [InputOp("x", [], _t("fixed<14,6,RND_CONV,SAT>")),
+           FixedPointQuantizerOp("q", ["x"], container, keep_negative=k.tolist(), bits=b.tolist(), integers=i.tolist(),
+                                 rounding=rounding, overflow=overflow)]
+    prog = Program(ops, ["q"])
+    x = np.concatenate([rng.normal(0, 6, (4000, 9)), rng.choice([-1e6, 0.0, 1e6, 31.99, -32.0], (200, 9))])
+    assert prog.compiled(9) is not None
+    (ref,), (got,) = prog.run(x, engine="numpy"), prog.run(x, engine="compiled")
+    assert np.array_equal(ref, got)
+    assert np.all(ref[:, b == 0] == 0) and np.all(ref[:, (b > 0) & (k == 0)] >= 0)

@@ -30,6 +30,8 @@ EXAMPLES = {
     "MergeOp": ops.MergeOp("m", ["x", "y"], T, op="subtract"),
     "IdentityOp": ops.IdentityOp("i", ["x"], T),
     "ResizeOp": ops.ResizeOp("r", ["x"], T, width=2, new_width=5, channels=3),
+    "FixedPointQuantizerOp": ops.FixedPointQuantizerOp("q", ["x"], T, keep_negative=[1, 0, 1], bits=[4, 3, 0],
+                                                       integers=[2, 1, 0], rounding="RND", overflow="SAT"),
     "LSTMOp": ops.LSTMOp("lstm", ["x"], T, kernel=_dense("lstm_x", ["x"], 3, 8), recurrent=_dense("lstm_h", ["h"], 2, 8),
                          steps=2, n_in=3, units=2, return_sequences=False, accum=T, activation="tanh", table_type=W,
                          sigmoid=np.arange(32), tanh=np.arange(32) - 16),

@@ -1,5 +1,7 @@
 """The analytic model's arithmetic, as pure functions of layer records (no hls4ml)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -94,3 +96,30 @@ def test_latency_adds_up_over_layers():
     assert analytic.total_cycles(costs, co) == sum(c.cycles for c in costs) + co.cycles_io
     slow = analytic.estimate_layers(Graph(g.layers, clock_period_ns=2.0), "virtexuplus", co)
     assert analytic.total_cycles(slow, co) >= analytic.total_cycles(costs, co)  # a faster clock needs more stages
+
+
+def test_ebops_count_each_products_input_and_weight_bits():
+    """HGQ's EBOPs: sum over products of the input element's bits x the weight's (significant bits + sign)."""
+    w = np.array([[1, -3], [0, 2]])  # bits: 1, 2 + sign, 0 (pruned), 1
+    mask = np.array([[1, 0], [3, 5], [2, 3]])  # (keep_negative, bits, integers) of the two input elements
+    layer = dataclasses.replace(dense(w), in_mask=mask)
+    assert analytic.weight_bits(w).tolist() == [[1, 3], [0, 1]]
+    assert analytic.ebops(layer) == 3 * (1 + 3) + 5 * 1
+    assert analytic.ebops(dense(w)) == 16 * 5  # without a mask every input element is in_type's 16 bits
+    assert analytic.ebops(Layer("a", "activation", 2, 2, X16, X16)) == 0
+
+
+def test_inputs_quantized_to_zero_bits_are_free():
+    """An HGQ quantizer that holds an input element at 0 removes that row's products and adders."""
+    co = analytic.coefficients()
+    w = np.random.default_rng(2).integers(-31, 32, (6, 4))
+    bits = np.array([5, 0, 3, 0, 7, 2])
+    mask = np.stack([np.ones(6, int), bits, np.full(6, 2)])
+    masked = analytic.counts(dataclasses.replace(dense(w, bits=6, x=FixedType(8, 3)), in_mask=mask), "virtexuplus", co)
+    kept = bits > 0
+    rows = analytic.counts(dataclasses.replace(dense(w[kept], bits=6, x=FixedType(8, 3)), n_in=int(kept.sum()),
+                                               in_mask=mask[:, kept]), "virtexuplus", co)
+    for feature in ("adder_bits", "product_bits", "const_add_bits", "dsp"):
+        assert masked[feature] == rows[feature], feature
+    assert masked["product_bits"] < analytic.counts(dense(w, bits=6, x=FixedType(8, 3)), "virtexuplus", co)[
+        "product_bits"]

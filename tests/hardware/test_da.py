@@ -71,3 +71,18 @@ def test_yosys_stat_parser():
     assert (out["lut"], out["ff"]) == (1807, 780)
     with pytest.raises(Exception, match="no LUT/FF cell counts"):
         da.parse_yosys_stat("nothing")
+
+
+def test_an_hgq_layer_gives_da4ml_each_input_elements_own_width():
+    """(keep_negative, bits, integers) per element -> da4ml's (k, integer bits without sign, fraction);
+    an element at 0 bits is a constant 0 (no bits at all)."""
+    from codesign.firmware.fixed import FixedType
+
+    w = np.ones((3, 2), dtype=np.int64)
+    mask = np.array([[1, 0, 1], [6, 4, 0], [3, 1, 2]])
+    layer = Layer("d", "dense", 3, 2, FixedType(8, 4), FixedType(8, 4), weight=w, weight_type=FixedType(4, 2),
+                  in_mask=mask)
+    k, i, f = da._kif(layer)
+    assert (k.tolist(), i.tolist(), f.tolist()) == ([1, 0, 0], [2, 1, 0], [3, 3, 0])
+    plain = Layer("d", "dense", 3, 2, FixedType(8, 4), FixedType(8, 4), weight=w, weight_type=FixedType(4, 2))
+    assert [a.tolist() for a in da._kif(plain)] == [[1] * 3, [3] * 3, [4] * 3]

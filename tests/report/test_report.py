@@ -43,6 +43,13 @@ def test_records_carry_curves_and_layers(run_dir):
         assert sum(h["background"]["counts"]) + h["background"]["underflow"] + h["background"]["overflow"] == 10_000
         dense = [la for la in r.layers if la["kind"] == "dense" and la["name"] != "score"]
         assert dense and all(0.0 <= la["sparsity"] <= 1.0 and la["lut"] >= 0 for la in dense)
+        # bits per weight and per input element; their EBOPs add up to the estimate's (the score head's included)
+        assert all(sum(la["weight_bits"]) == la["n_in"] * la["n_out"] and sum(la["input_bits"]) == la["n_in"]
+                   for la in dense)
+        assert r.estimate["ebops"] == pytest.approx(sum(la["ebops"] for la in r.layers if "ebops" in la), abs=2)
+        if r.params["quantizer"] == "hgq":  # widths learned per element; pruning by zero-bit weights, measured
+            assert r.run["ebops"] > 0 and 0 <= r.run["sparsity"] < 1 and "beta" in r.params
+    assert {r.params["quantizer"] for r in view.complete} == {"qkeras", "hgq"}
 
 
 def test_report_files(report, run_dir):
@@ -91,7 +98,9 @@ def test_page_renders_in_headless_chromium(report, run_dir):
         for href in sorted(set(links)):
             browser.get((report / href).as_uri())
             images = browser.execute_script(IMAGES)
-            assert len(images) == 2 and all(ok for _, ok in images), (href, images)
+            # ROC, score distributions, and the bits per weight and per input element of each dense layer
+            assert [src.split("_")[0] for src, _ in images] == ["img/roc", "img/scores", "img/bits"], images
+            assert all(ok for _, ok in images), (href, images)
             assert browser.execute_script("return document.querySelectorAll('#layers tr').length") > 3
             assert "Every output bit equal" in browser.find_element("id", "bit-exact").text
     finally:
@@ -195,3 +204,27 @@ def test_reference_parsing():
     ref = Reference.parse("AXOL1TL v4: lut=60000, tpr=2e-2, latency_ns=50")
     assert ref.label == "AXOL1TL v4" and ref.values == {"lut": 60000.0, "tpr": 0.02, "latency_ns": 50.0}
     assert build.parse_formats("PNG, html,png") == ("png", "html")
+
+
+def test_another_studys_front_on_the_same_plots(run_dir, tmp_path, capsys):
+    """--compare draws another study's front (of its first N trials); a study of another objective is refused."""
+    view = load(run_dir)
+    first = build._compared(view, run_dir, 2)
+    expected = load(run_dir).front()
+    assert first.label == f"front of {run_dir.name} (2 trials)"
+    assert set(first.points.number) <= {0, 1} and first.points.front.all() and len(first.points.number) >= 1
+    assert set(build._compared(view, run_dir, None).points.number) == {r.number for r in expected}
+    from codesign.report import figures
+
+    points = build._points(view, view.complete, {r.number for r in expected})
+    drawn = figures.pareto_signals(points, [(s, s, "TPR") for s in view.signals], "lut", {}, [], "right", "lut",
+                                   tmp_path, ("png",), (first,))
+    assert (tmp_path / drawn["png"]).stat().st_size > 10_000
+    other = tmp_path / "min_study"
+    shutil.copytree(run_dir, other, ignore=shutil.ignore_patterns("data", "firmware"))
+    saved = json.loads((other / "search.json").read_text())
+    saved["settings"]["tpr"] = "min"
+    (other / "search.json").write_text(json.dumps(saved))
+    assert cli.main(["report", str(run_dir), "--out", str(tmp_path / "r"), "--compare", str(other)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--compare" in err and "min" in err and "\n" not in err, err

@@ -39,3 +39,25 @@ def test_duplicates_share_a_key_and_differences_do_not(base):
 def test_invalid_combinations_are_candidate_failures(base):
     with pytest.raises(candidate.InvalidCandidate, match="integer bits"):
         candidate.make({"weight_bits": 3, "weight_integer": 3}, base, l1_anomaly.Config)
+
+
+def test_an_hgq_candidate_learns_its_widths_and_sparsity(base):
+    """quantizer: hgq drops the QKeras formats and the pruning schedule (HGQ prunes by zero-bit weights) and
+    sets beta in training.hgq; the same point with another beta is another model."""
+    p = {"quantizer": "hgq", "beta": 3e-6, "depth": 1, "width_1": 16, "latent": 3, "strategy": "da"}
+    c = candidate.make(p, base, l1_anomaly.Config)
+    m = c.config.model
+    assert m.quantizer == "hgq" and m.quantization is None and m.pruning is None and m.activation == "relu"
+    assert c.config.training.hgq.beta == 3e-6 and c.method == "da"
+    assert candidate.make({**p, "beta": 1e-5}, base, l1_anomaly.Config).key != c.key
+    q = candidate.make({**p, "quantizer": "qkeras", "weight_bits": 6, "sparsity": 0.5}, base, l1_anomaly.Config)
+    assert q.config.model.quantizer == "qkeras" and q.config.model.quantization.weight.bits == 6
+
+
+def test_an_hgq_jet_encoder_ships_its_latent_quantizer_as_the_code():
+    from codesign.tasks import jet_compression
+
+    base = cfg.load(jet_compression.Config, resolve_config("search_jet"))
+    assert base.model.code is not None and base.model.activation == "leaky_relu"
+    c = candidate.make({"quantizer": "hgq", "beta": 1e-6}, base, jet_compression.Config)
+    assert c.config.model.code is None and c.config.model.activation == "relu"

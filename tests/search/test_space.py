@@ -60,3 +60,30 @@ def test_unknown_space_name():
     with pytest.raises(ConfigError, match="unknown search space .nope.; known: dqm_histograms, dqm_lumisections, "
                        "jet_compression, l1_anomaly"):
         space.load("nope")
+
+
+def test_the_quantizer_decides_which_dimensions_apply():
+    """HGQ candidates have beta and no QKeras bits or sparsity; QKeras candidates the reverse."""
+    s = space.load("l1_anomaly")
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=optuna.samplers.RandomSampler(1))
+    kinds = set()
+    for _ in range(20):
+        trial = study.ask()
+        params = s.suggest(trial)
+        hgq = params["quantizer"] == "hgq"
+        kinds.add(params["quantizer"])
+        assert ("beta" in params) == hgq
+        assert all((k in params) != hgq for k in ("weight_bits", "activation_bits", "sparsity"))
+        study.tell(trial, [0.0, 0.0])
+    assert kinds == {"qkeras", "hgq"}
+    assert s.baseline["quantizer"] == "qkeras" and "beta" not in s.baseline
+
+
+@pytest.mark.parametrize("text, message", [
+    ("dimensions: {quantizer: {choice: [qkeras, hqq]}}", r"quantizer values must be qkeras or hgq, got \['hqq'\]"),
+    ("dimensions: {beta: {choice: [0.001]}}", "beta needs a positive float range"),
+    ("dimensions: {beta: {float: [0.0, 1.0e-4]}}", "beta needs a positive float range"),
+])
+def test_malformed_hgq_dimensions(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        space.load(str(write(tmp_path, text)))

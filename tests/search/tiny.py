@@ -19,9 +19,11 @@ dimensions:
   sparsity: {{float: [0.0, 0.5], step: 0.5}}
 """
 
-# The shared study of the report and export tests (tests/conftest.py: search_run).
+# The shared study of the report and export tests (tests/conftest.py: search_run): QKeras and HGQ candidates.
 STRATEGY_AND_BASELINE = """  strategy: {choice: [latency, da]}
-baseline: {depth: 1, width_1: 8, latent: 2, weight_bits: 6, sparsity: 0.0, strategy: latency}
+  quantizer: {choice: [qkeras, hgq]}
+  beta: {float: [1.0e-6, 1.0e-4], log: true}
+baseline: {quantizer: qkeras, depth: 1, width_1: 8, latent: 2, weight_bits: 6, sparsity: 0.0, strategy: latency}
 """
 N_TRIALS = 4
 

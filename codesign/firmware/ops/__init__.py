@@ -28,7 +28,9 @@ from codesign.firmware.ops.elementwise import (
     ResizeOp,
 )
 from codesign.firmware.ops.lstm import LSTMOp, activation_tables, table_index
+from codesign.firmware.ops.quantizer import FixedPointQuantizerOp
 
-__all__ = ["CONVERTERS", "OPS", "ActivationOp", "BatchNormOp", "Conversion", "DenseOp", "IdentityOp", "InputOp",
+__all__ = ["CONVERTERS", "OPS", "ActivationOp", "BatchNormOp", "Conversion", "DenseOp", "FixedPointQuantizerOp",
+           "IdentityOp", "InputOp",
            "LSTMOp", "LeakyReLUOp", "MergeOp", "Op", "ResizeOp", "Tensor", "TimeDistributedOp", "UnsupportedLayer",
            "activation_tables", "layer_type", "op_from_dict", "register", "table_index", "weight_ints"]
