@@ -103,9 +103,9 @@ def shared_with_inputs(record: TrialRecord, tails: dict[str, dict], settings: Se
 
 
 def _param(value) -> str:
-    """A parameter in a 12-character column: small and large floats in exponent form (an HGQ beta)."""
-    if isinstance(value, float) and value != 0 and not 1e-3 <= abs(value) < 1e6:
-        return f"{value:.3g}"
+    """A parameter in a 12-character column: floats to 4 significant digits (a step of 0.05, an HGQ beta)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"  # 0.15, not 0.1500000000; a beta as 1.796e-05
     return str(value)[:12]
 
 
