@@ -345,10 +345,10 @@ def hls_config(graph, peaks: dict[str, float], units: InputUnits, options: Firmw
                      bias=_fixed(o.float_bits, np.max(np.abs(b)), 1.0, overflow="WRAP", rounding="RND"),
                      accum="auto", result="auto" if feeds_narrowing else derived(name))
         elif cls == HGQ_QUANTIZER:
-            p["result"] = str(fixed.mask_container(*(np.asarray(v) for v in layer.get_weights())))
+            p["result"] = str(_container(layer))
         elif cls == "ReLU" and len(source) == 1 and _class(source[0]) == HGQ_QUANTIZER:
             # max(x, 0) of a quantizer's output: exact in the unsigned part of its container
-            t = fixed.mask_container(*(np.asarray(v) for v in source[0].get_weights()))
+            t = _container(source[0])
             p["result"] = str(FixedType(max(t.width - 1, 1), t.integer - 1, False) if t.signed else t)
         elif cls == "QDense":
             p.update(accum="auto", result="auto" if feeds_narrowing else derived(name))
@@ -390,6 +390,11 @@ def hls_config(graph, peaks: dict[str, float], units: InputUnits, options: Firmw
             if f"{name}_linear" in layers:
                 precision(f"{name}_linear")["result"] = layer_options.result
     return cfg
+
+
+def _container(quantizer) -> FixedType:
+    """The one type that holds every element of an HGQ proxy's FixedPointQuantizer (weights: k, bits, integers)."""
+    return fixed.mask_container(*(np.asarray(v) for v in quantizer.get_weights()))
 
 
 def _exact(values: np.ndarray, layer: str, what: str) -> FixedType:

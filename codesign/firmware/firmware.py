@@ -210,8 +210,7 @@ def _precision_table(hls_model) -> list[dict]:
         if layer.get_attr("strategy") is not None:
             row["strategy"] = str(layer.get_attr("strategy"))
         if layer.class_name == "FixedPointQuantizer":  # HGQ: each element cast to its own type first
-            n = layer.get_input_variable().size()
-            k, b, i = (np.broadcast_to(np.asarray(a, dtype=np.int64).ravel(), (n,)) for a in layer.mask_kbi)
+            k, b, i = fixed.element_mask(*layer.mask_kbi, layer.get_input_variable().size())
             row["elements"] = [str(FixedType(int(bb), int(ii), bool(kk), str(layer.RND), str(layer.SAT)))
                                if bb > 0 else "0" for kk, bb, ii in zip(k, b, i)]
         rows.append(row)

@@ -257,6 +257,13 @@ def exact_type(values, max_frac: int = 32) -> FixedType | None:
     return None
 
 
+def element_mask(keep_negative, bits, integers, n: int) -> np.ndarray:
+    """(3, n) int64: an HGQ quantizer's keep_negative, bits and integer bits broadcast to its n elements
+    (hls4ml keeps one value of a uniform quantizer's mask)."""
+    return np.stack([np.broadcast_to(np.asarray(a, dtype=np.int64).ravel(), (n,)) for a in
+                     (keep_negative, bits, integers)])
+
+
 def mask_container(keep_negative, bits, integers) -> FixedType:
     """One type holding each element of an HGQ quantizer's per-element `ap_(u)fixed<b_j, i_j>` exactly."""
     k, b, i = (np.asarray(a, dtype=np.int64).ravel() for a in (keep_negative, bits, integers))

@@ -172,8 +172,7 @@ def _quantizer_step(op, b: _Block, out) -> Callable:
     """FixedPointQuantizerOp (HGQ): each element cast to its own type, then held in the result type."""
     i0, width, xt = b.input(op)
     xb = fixed.signed_bits(xt)
-    k, bits, integers = (np.broadcast_to(np.asarray(a, dtype=np.int64), (width,)) for a in
-                         (op.keep_negative, op.bits, op.integers))
+    k, bits, integers = op.mask(width)
     frac = bits - integers
     shifts = np.array([_shift(xt.frac, FixedType(max(int(bb), 1), int(bb - f))) for bb, f in zip(bits, frac)],
                       dtype=np.int64)
@@ -182,7 +181,7 @@ def _quantizer_step(op, b: _Block, out) -> Callable:
     _check(int(bits.max(initial=1)) + 1 - min(int(ups.min(initial=0)), 0), f"{op.name}: the element in its container")
     o = b.alloc(op.name, width, op.out)
     loops = b.loops
-    a = (i0, o, width, shifts, bits.astype(np.int64), k.astype(np.int64), ups, ROUNDING[op.rounding],
+    a = (i0, o, width, shifts, bits, k, ups, ROUNDING[op.rounding],
          OVERFLOW[op.overflow], *out)
     return lambda x, f, n, buf, a=a: loops.quantizer(buf, n, *a)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from codesign.errors import CodesignError
-from codesign.firmware import ops
+from codesign.firmware import fixed, ops
 from codesign.firmware.fixed import FixedType
 
 
@@ -217,13 +217,8 @@ def _read_softmax(layer, r: _Reading):
 def _read_quantizer(layer, r: _Reading):
     """An HGQ quantizer: a rounding and saturation per element, modelled as an element-wise activation."""
     common = r.common(layer)
-    r.masks[layer.name] = element_mask(layer.mask_kbi, common["n_in"])
+    r.masks[layer.name] = fixed.element_mask(*layer.mask_kbi, common["n_in"])
     return [Layer(kind="activation", activation="quantizer", **common)]
-
-
-def element_mask(kbi, n: int) -> np.ndarray:
-    """(3, n) keep_negative, bits, integers of an HGQ quantizer, broadcast to its n elements."""
-    return np.stack([np.broadcast_to(np.asarray(a, dtype=np.int64).ravel(), (n,)) for a in kbi])
 
 
 @reads("BatchNormalization")
@@ -341,7 +336,7 @@ def _op_activation(op, r: _ProgramReading):
 @reads_op(ops.FixedPointQuantizerOp)
 def _op_quantizer(op, r: _ProgramReading):
     n = r.width(op)
-    r.masks[op.name] = element_mask((op.keep_negative, op.bits, op.integers), n)
+    r.masks[op.name] = op.mask(n)
     return [Layer(kind="activation", activation="quantizer", n_in=n, n_out=n, **r.common(op))]
 
 

@@ -29,9 +29,7 @@ class FixedPointQuantizerOp(Op):
     def run(self, env):
         x = env[self.inputs[0]]
         v = np.asarray(x.values)
-        n = v.shape[-1] if v.ndim > 1 else v.size
-        k, b, i = (np.broadcast_to(np.asarray(a, dtype=np.int64), (n,)) for a in (self.keep_negative, self.bits,
-                                                                                  self.integers))
+        k, b, i = self.mask(v.shape[-1] if v.ndim > 1 else v.size)
         out = np.zeros(v.shape, dtype=object if fixed.needs_object(self.out.width) else np.int64)
         bits_in = fixed.signed_bits(x.type)
         for kk, bb, ii in sorted(set(zip(k.tolist(), b.tolist(), i.tolist()))):
@@ -42,6 +40,10 @@ class FixedPointQuantizerOp(Op):
             own = fixed.cast(v[..., cols], x.frac, t, bits_in=bits_in)
             out[..., cols] = fixed.cast(own, t.frac, self.out, bits_in=fixed.signed_bits(t))
         return Tensor(out, self.out)
+
+    def mask(self, n: int) -> np.ndarray:
+        """(3, n): each element's keep_negative, bits and integer bits."""
+        return fixed.element_mask(self.keep_negative, self.bits, self.integers, n)
 
     def to_dict(self):
         return {**super().to_dict(), "keep_negative": list(self.keep_negative), "bits": list(self.bits),
