@@ -284,8 +284,8 @@ def _insight_figures(d: Drawing, c: _Context) -> str:
     measured = [r for r in complete if r.estimate and r.estimate.get("ebops")]
     if len(measured) >= 2:
         groups: dict[str, list[TrialRecord]] = {}
+        default = s.base_config.get("model", {}).get("quantizer", "qkeras")  # when the space does not search it
         for r in measured:
-            default = s.base_config.get("model", {}).get("quantizer", "qkeras")
             groups.setdefault(str(r.params.get("quantizer", default)), []).append(r)
         d.draw("ebops", figures.ebops_vs_lut, {k: (np.array([r.estimate["ebops"] for r in v], dtype=float),
                                                    np.array([r.estimate["lut"] for r in v], dtype=float))
