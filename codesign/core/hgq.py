@@ -75,10 +75,16 @@ def callbacks(hgq: HGQTraining) -> list:
 def finalize(model, x, hgq: HGQTraining):
     """(proxy model, EBOPs): ranges traced on `x`, then HGQ's hls4ml-ready proxy of the trained model."""
     from HGQ import trace_minmax
-    from HGQ.proxy import to_proxy_model
+    from HGQ.proxy.convert import ProxyLayerXFormer, convert_model
+
+    from codesign.core.layers import Sampling
 
     ebops = float(trace_minmax(model, x, verbose=False, cover_factor=hgq.cover_factor))
-    return to_proxy_model(model, aggressive=hgq.overflow == "WRAP"), ebops
+    # HGQ's to_proxy_model with one addition: a VAE's sampling layer (not in hls4ml, never deployed) is
+    # kept as it is, so the proxy of a VAE is still the whole VAE.
+    xformer = ProxyLayerXFormer("WRAP" if hgq.overflow == "WRAP" else "SAT")
+    proxy = convert_model(model, layer_xformer=lambda layer: layer if isinstance(layer, Sampling) else xformer(layer))
+    return proxy, ebops
 
 
 def custom_objects() -> dict:

@@ -99,25 +99,32 @@ def build_vae(spec: VAE, input_shape, hgq: HGQTraining | None = None):
 
     from codesign.core.layers import Sampling
 
-    inp, x = _input(input_shape, spec)
+    inp, x = _input(input_shape, spec, hgq)
     for i, width in enumerate(spec.encoder, 1):
-        x = _dense_block(x, width, f"enc_dense{i}", spec)
-    z_mean = _code(_dense_block(x, spec.latent, "z_mean", spec, activation=False), spec)
-    z_log_var = _dense_block(x, spec.latent, "z_log_var", spec, activation=False)
-    z = Sampling(beta=spec.beta, name="sampling")([z_mean, z_log_var])
-    x = z
+        x = _dense_block(x, width, f"enc_dense{i}", spec, hgq=hgq)
+    z_mean = _code(_dense_block(x, spec.latent, "z_mean", spec, activation=False, hgq=hgq), spec)
+    z_log_var = _dense_block(x, spec.latent, "z_log_var", spec, activation=False, hgq=hgq)
+    x = Sampling(beta=spec.beta, name="sampling")([z_mean, z_log_var])
+    if spec.quantizer == "hgq":  # the decoder's first HGQ layer needs a quantized input, as the encoder's
+        x = hgq_mod.quantize_input(x, hgq or HGQTraining(), name="z_quantize")
     for i, width in enumerate(spec.decoder_widths, 1):
-        x = _dense_block(x, width, f"dec_dense{i}", spec)
-    out = _dense_block(x, int(input_shape[-1]), "output", spec, activation=False)
+        x = _dense_block(x, width, f"dec_dense{i}", spec, hgq=hgq)
+    out = _dense_block(x, int(input_shape[-1]), "output", spec, activation=False, hgq=hgq)
     return tf.keras.Model(inp, out, name="vae")
+
+
+def block_output(model, name: str) -> str:
+    """The layer whose output is block `name`'s: an HGQ proxy ends a linear block with its learned quantizer."""
+    names = {layer.name for layer in model.layers}
+    return f"{name}_quantizer" if f"{name}_quantizer" in names else name
 
 
 def vae_encoder(model):
     """The deployable half of a (trained, possibly pruning-stripped) VAE: input -> (z_mean, z_log_var)."""
     import tensorflow as tf
 
-    return tf.keras.Model(model.input, [model.get_layer("z_mean").output, model.get_layer("z_log_var").output],
-                          name="vae_encoder")
+    outputs = [model.get_layer(block_output(model, name)).output for name in ("z_mean", "z_log_var")]
+    return tf.keras.Model(model.input, outputs, name="vae_encoder")
 
 
 def encoder(model, spec: ModelSpec):
@@ -126,15 +133,16 @@ def encoder(model, spec: ModelSpec):
 
     # Replayed from copies: a pruning-stripped model's layer outputs belong to the graph it was cloned from.
     names = [layer.name for layer in model.layers]
-    chain = [layer for layer in model.layers[1:names.index(_code_layer(spec)) + 1] if layer.name != "z_log_var"]
+    chain = [layer for layer in model.layers[1:names.index(_code_layer(spec)) + 1]
+             if not layer.name.startswith("z_log_var")]
     inp = tf.keras.Input(model.input_shape[1:], name="inputs")
     return tf.keras.Model(inp, _replay(chain, inp), name="encoder")
 
 
 def _code_layer(spec: ModelSpec) -> str:
     """The layer whose output is the latent code (quantized code, HGQ's latent quantizer, else latent / z_mean)."""
-    if spec.quantizer == "hgq":
-        return "latent_quantizer"  # the proxy's name for the latent layer's learned output quantizer
+    if spec.quantizer == "hgq":  # the proxy's name for the latent layer's learned output quantizer
+        return "z_mean_quantizer" if isinstance(spec, VAE) else "latent_quantizer"
     if getattr(spec, "code", None) is not None:
         return "code"
     return "z_mean" if isinstance(spec, VAE) else "latent"

@@ -90,9 +90,6 @@ class _Common(Frozen):
             return self
         if self.kind == "lstm_ae":
             raise ValueError("quantizer: HGQ has no LSTM layer; use quantizer: qkeras for lstm_ae models")
-        if self.kind == "vae":
-            raise ValueError("quantizer: hgq is not available for a VAE yet (its sampling layer has no HGQ proxy); "
-                             "use quantizer: qkeras, or kind: dense_ae")
         if self.quantization is not None:
             raise ValueError("quantization: QKeras formats do not apply with quantizer: hgq (HGQ learns every "
                              "width; set the initial ones in training.hgq); remove the quantization block")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from codesign.core.models import block_output
 from codesign.core.preprocessing import Preprocessor
 from codesign.core.spec import LSTMAE, VAE
 from codesign.errors import FirmwareError
@@ -121,7 +122,8 @@ def deployed_layers(model, spec=None) -> list:
                                 "implement exactly; deploy it with score: radius (sum of z_mean^2, as AXOL1TL does)")
         if spec.score == "radius":
             names = [l.name for l in layers]
-            layers = [l for l in layers[: names.index("z_mean") + 1] if l.name != "z_log_var"]
+            last = names.index(block_output(model, "z_mean"))
+            layers = [l for l in layers[: last + 1] if not l.name.startswith("z_log_var")]
     problems = []
     for layer in layers:
         cls = _class(layer)

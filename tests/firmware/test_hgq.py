@@ -13,7 +13,7 @@ from codesign import evaluation
 from codesign.core import models
 from codesign.core.hgq import HGQTraining
 from codesign.core.preprocessing import Preprocessor
-from codesign.core.spec import DenseAE
+from codesign.core.spec import VAE, DenseAE
 from codesign.core.trainer import Training, fit
 from codesign.firmware import firmware, fixed, program
 from codesign.firmware.fixed import FixedType
@@ -39,11 +39,11 @@ def _inputs(rng, n: int) -> np.ndarray:
     return np.concatenate([rng.normal(size=(n, 19)) * s for s in (1, 3, 30)])
 
 
-def _trained(beta: float, seed: int = 1):
+def _trained(beta: float, seed: int = 1, kind=DenseAE, **extra):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(6000, 19)).astype(np.float32)
-    spec = DenseAE(encoder=(12, 6), latent=3, activation="relu", batchnorm=True, input_batchnorm=False,
-                   quantizer="hgq")
+    spec = kind(encoder=(12, 6), latent=3, activation="relu", batchnorm=True, input_batchnorm=False,
+                quantizer="hgq", **extra)
     training = Training(epochs=3, batch_size=256, hgq=HGQTraining(beta=beta))
     fitted = fit(models.build(spec, (19,), training.hgq), x, x, x[:1000], x[:1000], training, seed=seed)
     return spec, fitted, x
@@ -75,6 +75,17 @@ def test_hgq_autoencoders_of_every_beta_are_bit_exact_on_100k_vectors(beta, tmp_
     spec, fitted, x = _trained(beta, seed=int(-np.log10(beta)))
     fw = _firmware(spec, fitted, x, tmp_path)
     check = evaluation.check_bit_exact(fw, _inputs(np.random.default_rng(3), 34_000), 102_000)
+    assert check.n_exact == check.n_events >= 100_000
+
+
+@pytest.mark.slow
+def test_an_hgq_vae_radius_trigger_is_bit_exact_on_100k_vectors(tmp_path):
+    """AXOL1TL's form with HGQ: the encoder up to z_mean's learned quantizer, then sum(z_mean^2)."""
+    spec, fitted, x = _trained(1e-5, seed=4, kind=VAE, score="radius")
+    fw = _firmware(spec, fitted, x, tmp_path)
+    names = [op.name for op in fw.program.ops]
+    assert "z_mean_quantizer" in names and not any(n.startswith(("z_log_var", "z_quantize", "dec_")) for n in names)
+    check = evaluation.check_bit_exact(fw, _inputs(np.random.default_rng(5), 34_000), 102_000)
     assert check.n_exact == check.n_events >= 100_000
 
 
