@@ -172,14 +172,14 @@ def cost_model_of(layer: Layer) -> CostModel:
 
 
 def weight_bits(w: np.ndarray) -> np.ndarray:
-    """Bits of each integer weight as HGQ counts them: its significant bits, plus a sign bit when negative."""
-    w = np.asarray(w, dtype=np.int64)
-    return significant_bits(w) + (w < 0)
+    """Bits of each integer weight as HGQ counts them (`kernel_bw_exact`): its significant bits, no sign bit."""
+    return significant_bits(np.asarray(w, dtype=np.int64))
 
 
 def ebops(layer: Layer) -> float:
     """Effective bit operations of a dense layer (HGQ's resource proxy): sum over its products of
-    input-element bits x weight bits; 0 for every other kind."""
+    input-element bits (sign included) x weight bits; 0 for every other kind. Over an HGQ proxy's
+    layers this is HGQ's own count (`trace_minmax`), exactly."""
     if layer.kind != "dense":
         return 0.0
     return float(layer.in_bits @ weight_bits(layer.weight).sum(axis=1)) * layer.copies

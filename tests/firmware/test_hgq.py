@@ -19,6 +19,7 @@ from codesign.firmware import firmware, fixed, program
 from codesign.firmware.fixed import FixedType
 from codesign.firmware.ops import FixedPointQuantizerOp, Tensor, op_from_dict
 from codesign.firmware.options import FirmwareOptions
+from codesign.hardware import analytic, graph
 
 
 def test_each_element_is_cast_to_its_own_type():
@@ -67,6 +68,9 @@ def test_an_hgq_autoencoder_is_bit_exact_with_its_csim(tmp_path):
     # the per-element types reach the firmware's precision table (the export manifest's layers)
     rows = {row["layer"]: row for row in fw.info["precisions"]}
     assert len(rows[quantizers[0].name]["elements"]) == 19
+    # the firmware's EBOPs over the network's layers (not the score head) are HGQ's own count, exactly
+    network = [layer for layer in graph.from_firmware(fw).layers if layer.kind == "dense" and layer.name != "score"]
+    assert sum(analytic.ebops(layer) for layer in network) == fitted.ebops
 
 
 @pytest.mark.slow

@@ -99,12 +99,13 @@ def test_latency_adds_up_over_layers():
 
 
 def test_ebops_count_each_products_input_and_weight_bits():
-    """HGQ's EBOPs: sum over products of the input element's bits x the weight's (significant bits + sign)."""
-    w = np.array([[1, -3], [0, 2]])  # bits: 1, 2 + sign, 0 (pruned), 1
+    """HGQ's EBOPs: sum over products of the input element's bits (sign included) x the weight's significant
+    bits (HGQ counts no sign bit for a kernel)."""
+    w = np.array([[1, -3], [0, 6]])  # bits: 1, 2, 0 (pruned), 2 (6 = 0b110: its trailing zero is a shift)
     mask = np.array([[1, 0], [3, 5], [2, 3]])  # (keep_negative, bits, integers) of the two input elements
     layer = dataclasses.replace(dense(w), in_mask=mask)
-    assert analytic.weight_bits(w).tolist() == [[1, 3], [0, 1]]
-    assert analytic.ebops(layer) == 3 * (1 + 3) + 5 * 1
+    assert analytic.weight_bits(w).tolist() == [[1, 2], [0, 2]]
+    assert analytic.ebops(layer) == 3 * (1 + 2) + 5 * 2
     assert analytic.ebops(dense(w)) == 16 * 5  # without a mask every input element is in_type's 16 bits
     assert analytic.ebops(Layer("a", "activation", 2, 2, X16, X16)) == 0
 
