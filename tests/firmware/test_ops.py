@@ -35,6 +35,16 @@ EXAMPLES = {
     "LSTMOp": ops.LSTMOp("lstm", ["x"], T, kernel=_dense("lstm_x", ["x"], 3, 8), recurrent=_dense("lstm_h", ["h"], 2, 8),
                          steps=2, n_in=3, units=2, return_sequences=False, accum=T, activation="tanh", table_type=W,
                          sigmoid=np.arange(32), tanh=np.arange(32) - 16),
+    "TableActivationOp": ops.TableActivationOp("s", ["x"], T, activation="softsign", table_type=W,
+                                               table=np.arange(32) - 16),
+    "ThresholdedReLUOp": ops.ThresholdedReLUOp("t", ["x"], T, theta=5, param_type=W),
+    "PReLUOp": ops.PReLUOp("p", ["x"], T, alpha=np.array([1, -3, 2]), param_type=W),
+    "HardActivationOp": ops.HardActivationOp("h", ["x"], T, activation="hard_tanh", slope=13107,
+                                             slope_type=FixedType(16, 0, False), shift=2,
+                                             shift_type=FixedType(2, 0, False)),
+    "SoftmaxOp": ops.SoftmaxOp("sm", ["x"], T, implementation="stable", in_type=T, accum=T, exp_type=W, inv_type=W,
+                               inv_in_type=W, norm_type=FixedType(11, 3, False), exp_table=np.arange(16),
+                               inv_table=np.arange(32)),
 }
 
 

@@ -5,6 +5,7 @@ Adding an op: a class deriving from `Op` in a module here, decorated with `@regi
 `from_hls4ml` where it has fields of its own; import its module below. See `base.py`.
 """
 
+from codesign.firmware.ops.activations import HardActivationOp, PReLUOp, ThresholdedReLUOp
 from codesign.firmware.ops.base import (
     CONVERTERS,
     OPS,
@@ -27,10 +28,11 @@ from codesign.firmware.ops.elementwise import (
     MergeOp,
     ResizeOp,
 )
-from codesign.firmware.ops.lstm import LSTMOp, activation_tables, table_index
+from codesign.firmware.ops.lstm import LSTMOp
 from codesign.firmware.ops.quantizer import FixedPointQuantizerOp
+from codesign.firmware.ops.tables import SoftmaxOp, TableActivationOp, activation_tables, table_index
 
 __all__ = ["CONVERTERS", "OPS", "ActivationOp", "BatchNormOp", "Conversion", "DenseOp", "FixedPointQuantizerOp",
-           "IdentityOp", "InputOp",
-           "LSTMOp", "LeakyReLUOp", "MergeOp", "Op", "ResizeOp", "Tensor", "TimeDistributedOp", "UnsupportedLayer",
+           "HardActivationOp", "IdentityOp", "InputOp", "LSTMOp", "LeakyReLUOp", "MergeOp", "Op", "PReLUOp", "ResizeOp",
+           "SoftmaxOp", "TableActivationOp", "Tensor", "ThresholdedReLUOp", "TimeDistributedOp", "UnsupportedLayer",
            "activation_tables", "layer_type", "op_from_dict", "register", "table_index", "weight_ints"]

@@ -150,6 +150,11 @@ def weight_ints(var, t: FixedType) -> np.ndarray:
     return fixed.from_float(literals, t).reshape(np.asarray(var.data).shape)
 
 
+def constant(value: float, t: FixedType) -> int:
+    """A number the C++ holds in type t (a printed parameter, `(res_T)1`, ...), as ap_fixed converts a double."""
+    return int(fixed.from_float(np.array([float(value)]), t)[0])
+
+
 def layer_type(layer, name: str) -> FixedType:
     """The fixed-point type hls4ml gave one of a layer's named types (e.g. 'weight_t')."""
     return FixedType.from_hls4ml(layer.types[name].precision)

@@ -8,17 +8,20 @@ import numpy as np
 
 from codesign.firmware import fixed
 from codesign.firmware.fixed import FixedType
+from codesign.firmware.ops.activations import ThresholdedReLUOp
 from codesign.firmware.ops.base import (
     Conversion,
     Op,
     Tensor,
     common_fields,
+    constant,
     ints,
     layer_type,
     register,
     shift_to,
     weight_ints,
 )
+from codesign.firmware.ops.tables import TableActivationOp
 
 
 @register("Input")
@@ -63,7 +66,7 @@ class ActivationOp(Op):
     @classmethod
     def from_hls4ml(cls, layer, name: str, out: FixedType, ctx: Conversion) -> Op | None:
         if str(layer.get_attr("activation")).lower() not in ("linear", "relu"):
-            return None
+            return TableActivationOp.from_hls4ml(layer, name, out, ctx)  # sigmoid, tanh, ...: hls4ml's tables
         return cls(name, list(layer.inputs), out, activation=layer.get_attr("activation").lower())
 
 
@@ -93,10 +96,15 @@ class LeakyReLUOp(Op):
 
     @classmethod
     def from_hls4ml(cls, layer, name: str, out: FixedType, ctx: Conversion) -> Op | None:
-        if layer.get_attr("activation").lower() not in ("leakyrelu", "leaky_relu"):
+        activation = str(layer.get_attr("activation")).lower()
+        if activation == "thresholdedrelu":
+            return ThresholdedReLUOp.from_hls4ml(layer, name, out, ctx)
+        if activation == "elu":
+            return TableActivationOp.from_hls4ml(layer, name, out, ctx)
+        if activation not in ("leakyrelu", "leaky_relu"):
             return None
         pt = layer_type(layer, "param_t")
-        alpha = int(fixed.from_float(np.array([float(layer.get_attr("activ_param"))]), pt)[0])
+        alpha = constant(layer.get_attr("activ_param"), pt)  # printed into the call, converted to param_t
         return cls(name, list(layer.inputs), out, alpha=alpha, param_type=pt)
 
 

@@ -1,27 +1,16 @@
-"""hls4ml's LSTM (lstm_stack / lstm_static, io_parallel) and the sigmoid/tanh tables it reads."""
+"""hls4ml's LSTM (lstm_stack / lstm_static, io_parallel); its sigmoid/tanh tables come from `tables`."""
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from codesign.errors import FirmwareError
 from codesign.firmware import fixed
-from codesign.firmware.csim import require_compiler
 from codesign.firmware.fixed import FixedType
 from codesign.firmware.ops.base import Conversion, Op, Tensor, common_fields, ints, layer_type, register, weight_ints
 from codesign.firmware.ops.dense import DenseOp
-
-
-def table_index(v: np.ndarray, frac: int, scale: int, size: int) -> np.ndarray:
-    """`int index = data * table_size / range + table_size / 2`, clipped: int() truncates toward zero."""
-    q = np.asarray(v, dtype=object if v.dtype == object else np.int64) * scale
-    trunc = np.where(q >= 0, q >> frac, -((-q) >> frac))
-    return np.clip(trunc + size // 2, 0, size - 1).astype(np.int64)
+from codesign.firmware.ops.tables import activation_tables, table_index
 
 
 @register("LSTM")
@@ -141,50 +130,3 @@ class LSTMOp(Op):
                    recurrent=dense("recurrent", units, "h"), steps=int(layer.get_attr("n_timesteps")), n_in=n_in,
                    units=units, return_sequences=bool(layer.get_attr("return_sequences")), accum=accum,
                    activation=layer.get_attr("activation"), table_type=table_type, sigmoid=sigmoid, tanh=tanh)
-
-
-_TABLES_CPP = """#include <cstdio>
-#include "ap_fixed.h"
-#include "nnet_utils/nnet_activation.h"
-struct cfg { typedef %(type)s table_t; };
-int main() {
-    static cfg::table_t s[%(n)d], t[%(n)d];
-    nnet::init_sigmoid_table<cfg, %(n)d>(s);
-    nnet::init_tanh_table<cfg, %(n)d>(t);
-    for (int i = 0; i < %(n)d; i++) std::printf("%%a %%a\\n", s[i].to_double(), t[i].to_double());
-}
-"""
-
-
-def activation_tables(table_type: FixedType, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """hls4ml's sigmoid and tanh lookup tables as table_t integers, computed by hls4ml's own C++.
-
-    The tables are filled at run time from float expf/tanhf values; compiling hls4ml's
-    init functions (g++, ~2 s, cached per type) reproduces them bit for bit, where
-    re-deriving them in numpy could differ in the last bit of a float.
-    """
-    key = (table_type, size)
-    if key not in _TABLE_CACHE:
-        _TABLE_CACHE[key] = _compile_tables(table_type, size)
-    return _TABLE_CACHE[key]
-
-
-_TABLE_CACHE: dict = {}
-
-
-def _compile_tables(table_type: FixedType, size: int) -> tuple[np.ndarray, np.ndarray]:
-    import hls4ml
-
-    templates = Path(hls4ml.__file__).parent / "templates" / "vivado"
-    t = table_type
-    cpp_type = (f"ap_{'' if t.signed else 'u'}fixed<{t.width},{t.integer},AP_{t.rounding},AP_{t.overflow}>")
-    with tempfile.TemporaryDirectory(prefix="codesign-tables-") as tmp:
-        src, exe = Path(tmp) / "tables.cpp", Path(tmp) / "tables"
-        src.write_text(_TABLES_CPP % {"type": cpp_type, "n": size})
-        proc = subprocess.run([require_compiler(), "-O3", "-std=c++11", f"-I{templates}", f"-I{templates / 'ap_types'}",
-                               str(src), "-o", str(exe)], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise FirmwareError(f"g++ could not build hls4ml's activation tables: {proc.stderr.strip()[:300]}")
-        text = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
-    values = np.array([[float.fromhex(v) for v in line.split()] for line in text.splitlines()])
-    return fixed.from_float(values[:, 0], t), fixed.from_float(values[:, 1], t)
