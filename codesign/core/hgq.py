@@ -72,18 +72,18 @@ def callbacks(hgq: HGQTraining) -> list:
     return [made[name]() for name in hgq.callbacks]
 
 
-def finalize(model, x, hgq: HGQTraining):
-    """(proxy model, EBOPs): ranges traced on `x`, then HGQ's hls4ml-ready proxy of the trained model."""
+def finalize(model, x, hgq: HGQTraining, keep: tuple[type, ...] = ()):
+    """(proxy model, EBOPs): ranges traced on `x`, then HGQ's hls4ml-ready proxy of the trained model.
+
+    HGQ's to_proxy_model with one addition: layers of the `keep` classes (a VAE's sampling layer: not
+    in hls4ml, never deployed) stay as they are, so the proxy of a VAE is still the whole VAE.
+    """
     from HGQ import trace_minmax
     from HGQ.proxy.convert import ProxyLayerXFormer, convert_model
 
-    from codesign.core.layers import Sampling
-
     ebops = float(trace_minmax(model, x, verbose=False, cover_factor=hgq.cover_factor))
-    # HGQ's to_proxy_model with one addition: a VAE's sampling layer (not in hls4ml, never deployed) is
-    # kept as it is, so the proxy of a VAE is still the whole VAE.
     xformer = ProxyLayerXFormer("WRAP" if hgq.overflow == "WRAP" else "SAT")
-    proxy = convert_model(model, layer_xformer=lambda layer: layer if isinstance(layer, Sampling) else xformer(layer))
+    proxy = convert_model(model, layer_xformer=lambda layer: layer if isinstance(layer, keep) else xformer(layer))
     return proxy, ebops
 
 

@@ -97,7 +97,9 @@ def fit(model, x, y, x_val, y_val, training: Training, pruning: Pruning | None =
         raise TrainingFailed(f"training diverged: loss became non-finite at epoch {len(losses)}")
     ebops = None
     if hgq:
-        model, ebops = hgq_mod.finalize(model, x, training.hgq)
+        from codesign.core.layers import Sampling
+
+        model, ebops = hgq_mod.finalize(model, x, training.hgq, keep=(Sampling,))
     if pruning is not None:
         model = pruning_mod.strip(model)
         sparsity = pruning_mod.verify(model, pruning)
