@@ -37,6 +37,7 @@ EXAMPLES = {
                          sigmoid=np.arange(32), tanh=np.arange(32) - 16),
     "TableActivationOp": ops.TableActivationOp("s", ["x"], T, activation="softsign", table_type=W,
                                                table=np.arange(32) - 16),
+    "ConcatenateOp": ops.ConcatenateOp("c", ["x", "y"], T, shapes=((2, 3), (2, 1)), axis=-1),
     "ThresholdedReLUOp": ops.ThresholdedReLUOp("t", ["x"], T, theta=5, param_type=W),
     "PReLUOp": ops.PReLUOp("p", ["x"], T, alpha=np.array([1, -3, 2]), param_type=W),
     "HardActivationOp": ops.HardActivationOp("h", ["x"], T, activation="hard_tanh", slope=13107,
@@ -93,3 +94,18 @@ def test_every_hls4ml_class_converts_to_a_registered_op():
     assert {"Input", "Dense", "Activation", "ParametrizedActivation", "BatchNormalization", "Merge", "LSTM", "Reshape",
             "Resize", "TimeDistributed"} <= set(ops.CONVERTERS)
     assert all(ops.OPS[cls.__name__] is cls for cls in ops.CONVERTERS.values())
+
+
+def test_merges_broadcast_and_concatenate_along_an_axis():
+    """hls4ml's `data2[i % n2]` broadcast; average (a + b) / 2 exact; a 2-D concatenation interleaves rows."""
+    t = FixedType(8, 4)
+    a = ops.Tensor(np.array([[16, -32, 48, 3]]), t)  # 1, -2, 3, 0.1875
+    b = ops.Tensor(np.array([[8, -8]]), t)  # 0.5, -0.5, broadcast over a's 4 elements
+    env = {"a": a, "b": b}
+    out = FixedType(12, 4)
+    results = {m: ops.MergeOp("m", ["a", "b"], out, op=m).run(env).values[0].tolist()
+               for m in ("average", "maximum", "minimum", "subtract")}
+    assert results == {"average": [192, -320, 448, -40], "maximum": [256, -128, 768, 48],
+                       "minimum": [128, -512, 128, -128], "subtract": [128, -384, 640, 176]}
+    cat = ops.ConcatenateOp("c", ["a", "b"], out, shapes=((2, 2), (2, 1)), axis=-1).run(env)
+    assert (cat.values[0] >> 4).tolist() == [16, -32, 8, 48, 3, -8]

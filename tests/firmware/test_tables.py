@@ -1,5 +1,5 @@
 """hls4ml's table activations and softmax: hand cases of the index arithmetic and of the adder tree
-(against C-sim: tests/firmware/test_activations.py)."""
+(against C-sim: tests/firmware/test_user_layers.py)."""
 
 import numpy as np
 

@@ -22,6 +22,7 @@ from codesign.firmware.ops.dense import DenseOp, TimeDistributedOp
 from codesign.firmware.ops.elementwise import (
     ActivationOp,
     BatchNormOp,
+    ConcatenateOp,
     IdentityOp,
     InputOp,
     LeakyReLUOp,
@@ -32,7 +33,7 @@ from codesign.firmware.ops.lstm import LSTMOp
 from codesign.firmware.ops.quantizer import FixedPointQuantizerOp
 from codesign.firmware.ops.tables import SoftmaxOp, TableActivationOp, activation_tables, table_index
 
-__all__ = ["CONVERTERS", "OPS", "ActivationOp", "BatchNormOp", "Conversion", "DenseOp", "FixedPointQuantizerOp",
+__all__ = ["CONVERTERS", "OPS", "ActivationOp", "BatchNormOp", "ConcatenateOp", "Conversion", "DenseOp", "FixedPointQuantizerOp",
            "HardActivationOp", "IdentityOp", "InputOp", "LSTMOp", "LeakyReLUOp", "MergeOp", "Op", "PReLUOp", "ResizeOp",
            "SoftmaxOp", "TableActivationOp", "Tensor", "ThresholdedReLUOp", "TimeDistributedOp", "UnsupportedLayer",
            "activation_tables", "layer_type", "op_from_dict", "register", "table_index", "weight_ints"]

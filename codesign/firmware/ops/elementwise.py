@@ -156,24 +156,37 @@ class BatchNormOp(Op):
 
 
 
+MERGES = ("add", "subtract", "multiply", "average", "maximum", "minimum")
+
+
 @register("Merge")
 @dataclass
 class MergeOp(Op):
-    """Element-wise add / subtract / multiply of two tensors (exact), assigned to the result type."""
+    """hls4ml's element-wise merges of two tensors, `res[i] = f(data1[i % n1], data2[i % n2])` (the smaller one
+    broadcast): add / subtract / multiply exact, average `(a + b) * 0.5` exact, maximum / minimum the winner
+    cast from its own type; the result assigned to the result type."""
 
     op: str = "add"
 
     def run(self, env):
         a, b = env[self.inputs[0]], env[self.inputs[1]]
+        n = max(a.values.shape[1], b.values.shape[1])
+        va, vb = a.values[:, np.arange(n) % a.values.shape[1]], b.values[:, np.arange(n) % b.values.shape[1]]
+        ab, bb = fixed.signed_bits(a.type), fixed.signed_bits(b.type)
         if self.op == "multiply":
-            bits = fixed.signed_bits(a.type) + fixed.signed_bits(b.type)
-            va = a.values.astype(object) if fixed.needs_object(bits) else a.values
-            return Tensor(fixed.cast(va * b.values, a.frac + b.frac, self.out, bits_in=bits), self.out)
+            bits = ab + bb
+            va = va.astype(object) if fixed.needs_object(bits) else va
+            return Tensor(fixed.cast(va * vb, a.frac + b.frac, self.out, bits_in=bits), self.out)
         frac = max(a.frac, b.frac)
-        bits = max(fixed.signed_bits(a.type) - a.frac, fixed.signed_bits(b.type) - b.frac) + frac + 1
-        va = shift_to(a.values, a.frac, frac, bits)
-        vb = shift_to(b.values, b.frac, frac, bits)
-        v = va + vb if self.op == "add" else va - vb
+        bits = max(ab - a.frac, bb - b.frac) + frac + 1
+        sa, sb = shift_to(va, a.frac, frac, bits), shift_to(vb, b.frac, frac, bits)
+        if self.op in ("maximum", "minimum"):
+            first = sa > sb if self.op == "maximum" else sa < sb
+            return Tensor(np.where(first, fixed.cast(va, a.frac, self.out, bits_in=ab),
+                                   fixed.cast(vb, b.frac, self.out, bits_in=bb)), self.out)
+        v = sa - sb if self.op == "subtract" else sa + sb
+        if self.op == "average":  # times ap_ufixed<1,0>(0.5): one more fractional bit
+            frac += 1
         return Tensor(fixed.cast(v, frac, self.out, bits_in=bits), self.out)
 
     def to_dict(self):
@@ -185,10 +198,41 @@ class MergeOp(Op):
 
     @classmethod
     def from_hls4ml(cls, layer, name: str, out: FixedType, ctx: Conversion) -> Op | None:
-        if layer.get_attr("op").lower() not in ("add", "subtract", "multiply"):
+        if layer.get_attr("op").lower() not in MERGES:
             return None
         return cls(name, list(layer.inputs), out, op=layer.get_attr("op").lower())
 
+
+@register("Concatenate")
+@dataclass
+class ConcatenateOp(Op):
+    """Two tensors joined along `axis` of their (row-major, flattened) shapes, each element cast to the result."""
+
+    shapes: tuple[tuple[int, ...], tuple[int, ...]] = ((1,), (1,))
+    axis: int = -1
+
+    def run(self, env):
+        parts = []
+        for name, shape in zip(self.inputs, self.shapes):
+            x = env[name]
+            v = fixed.cast(x.values, x.frac, self.out, bits_in=fixed.signed_bits(x.type))
+            parts.append(v.reshape((len(v), *shape)))
+        axis = self.axis if self.axis < 0 else self.axis + 1  # after the batch axis
+        joined = np.concatenate(parts, axis=axis)
+        return Tensor(joined.reshape(len(joined), -1), self.out)
+
+    def to_dict(self):
+        return {**super().to_dict(), "shapes": [list(s) for s in self.shapes], "axis": self.axis}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ConcatenateOp:
+        return cls(**common_fields(d), shapes=tuple(tuple(s) for s in d["shapes"]), axis=d["axis"])
+
+    @classmethod
+    def from_hls4ml(cls, layer, name: str, out: FixedType, ctx: Conversion) -> Op:
+        shapes = tuple(tuple(int(d) for d in layer.get_input_variable(i).shape) for i in layer.inputs)
+        axis = int(layer.get_attr("axis", -1))
+        return cls(name, list(layer.inputs), out, shapes=shapes, axis=axis - 1 if axis > 0 else axis)
 
 
 @register("Reshape", "TimeDistributed")

@@ -1,5 +1,6 @@
-"""A user's Keras model with every activation hls4ml implements for io_parallel, converted and compiled by hls4ml
-itself: its C-simulation against the emulator, bit for bit, on typical, saturating and random-bit-pattern inputs."""
+"""A user's Keras model with the activations and merges hls4ml implements for io_parallel, converted and compiled by
+hls4ml itself: its C-simulation against the emulator, bit for bit, on typical, saturating and random-bit-pattern
+inputs."""
 
 import numpy as np
 import pytest
@@ -17,12 +18,13 @@ from codesign.firmware.ops import (
 )
 
 TABLES = ("sigmoid", "tanh", "softplus", "softsign", "selu")
+MERGE_NAMES = ("Average", "Maximum", "Minimum", "Subtract", "Concatenate")
 SOFTMAX = ("latency", "stable", "legacy", "argmax")
 N_IN = 12
 
 
 def _user_model(seed: int = 0):
-    """One Dense layer read by each activation, as a user would write them."""
+    """One Dense layer read by each activation, and merged with a second one by each merge, as a user writes them."""
     import tensorflow as tf
 
     layers = tf.keras.layers
@@ -34,6 +36,8 @@ def _user_model(seed: int = 0):
     prelu = layers.PReLU(name="prelu", alpha_initializer=tf.keras.initializers.RandomUniform(-0.5, 0.5))
     outs += [layers.Activation("hard_sigmoid", name="hard_sigmoid")(z), layers.ThresholdedReLU(0.7, name="thr")(z),
              layers.ELU(0.5, name="elu_half")(z), layers.Activation("elu", name="elu_one")(z), prelu(z)]
+    other = layers.Dense(5, name="other")(inp)
+    outs += [getattr(layers, m)(name=m.lower())([z, other]) for m in MERGE_NAMES]
     return tf.keras.Model(inp, outs)
 
 
@@ -45,6 +49,7 @@ def _compiled(model, tmp_path, precision: str):
     # the logits in the model's precision, as hls4ml's tutorial sets every type (its 'auto' result would be the
     # 37-bit accumulator, whose top 10 bits index the exp table in steps of 128)
     config["LayerName"]["logits"]["Precision"]["result"] = precision
+    config["LayerName"]["other"]["Precision"]["result"] = precision
     for impl in SOFTMAX:
         config["LayerName"][f"softmax_{impl}"]["Implementation"] = impl
     hm = hls4ml.converters.convert_from_keras_model(model, hls_config=config, backend="Vitis", io_type="io_parallel",
@@ -62,7 +67,7 @@ def _vectors(rng, n: int, t: FixedType) -> np.ndarray:
 
 
 @pytest.mark.parametrize("precision", ["ap_fixed<16,6>", pytest.param("ap_fixed<10,4>", marks=pytest.mark.slow)])
-def test_a_users_activations_are_bit_exact_with_csim(precision, tmp_path):
+def test_a_users_activations_and_merges_are_bit_exact_with_csim(precision, tmp_path):
     model = _user_model()
     hm = _compiled(model, tmp_path, precision)
     prog = program.from_hls4ml(hm)
@@ -75,7 +80,8 @@ def test_a_users_activations_are_bit_exact_with_csim(precision, tmp_path):
     x = _vectors(np.random.default_rng(1), 3000, t)
     emulated = prog.run(x)
     csim = hm.predict(x)
-    assert len(emulated) == len(csim) == len(model.output_names) == 14
+    assert len(emulated) == len(csim) == len(model.output_names) == 14 + len(MERGE_NAMES)
+    assert {type(by_name[m.lower()]).__name__ for m in MERGE_NAMES} == {"MergeOp", "ConcatenateOp"}
     for name, emu, out_t, ref in zip(model.output_names, emulated, prog.output_types, csim):
         np.testing.assert_array_equal(fixed.to_float(emu, out_t.frac), ref, err_msg=name)
     if precision == "ap_fixed<16,6>":  # like Keras to the tables' precision (softmax mean |diff| 0.005, 0.011, 0.002)
