@@ -30,10 +30,11 @@ from codesign.firmware.ops.elementwise import (
     ResizeOp,
 )
 from codesign.firmware.ops.lstm import LSTMOp
+from codesign.firmware.ops.pooling import PoolingOp
 from codesign.firmware.ops.quantizer import FixedPointQuantizerOp
 from codesign.firmware.ops.tables import SoftmaxOp, TableActivationOp, activation_tables, table_index
 
 __all__ = ["CONVERTERS", "OPS", "ActivationOp", "BatchNormOp", "ConcatenateOp", "Conversion", "DenseOp", "FixedPointQuantizerOp",
-           "HardActivationOp", "IdentityOp", "InputOp", "LSTMOp", "LeakyReLUOp", "MergeOp", "Op", "PReLUOp", "ResizeOp",
+           "HardActivationOp", "IdentityOp", "InputOp", "LSTMOp", "LeakyReLUOp", "MergeOp", "Op", "PReLUOp", "PoolingOp", "ResizeOp",
            "SoftmaxOp", "TableActivationOp", "Tensor", "ThresholdedReLUOp", "TimeDistributedOp", "UnsupportedLayer",
            "activation_tables", "layer_type", "op_from_dict", "register", "table_index", "weight_ints"]
