@@ -40,6 +40,8 @@ EXAMPLES = {
     "ConcatenateOp": ops.ConcatenateOp("c", ["x", "y"], T, shapes=((2, 3), (2, 1)), axis=-1),
     "PoolingOp": ops.PoolingOp("pool", ["x"], T, pool_op="average", accum=T, in_height=4, in_width=3, n_filt=2,
                                pool_height=2, pool_width=2, stride_height=2, stride_width=1, pad_right=1),
+    "ConvOp": ops.ConvOp("conv", ["x"], T, dense=_dense("conv_pixel", ["patch"], n_in=3),
+                         gather=np.array([[0, 1, 2], [1, 2, 0]])),
     "ThresholdedReLUOp": ops.ThresholdedReLUOp("t", ["x"], T, theta=5, param_type=W),
     "PReLUOp": ops.PReLUOp("p", ["x"], T, alpha=np.array([1, -3, 2]), param_type=W),
     "HardActivationOp": ops.HardActivationOp("h", ["x"], T, activation="hard_tanh", slope=13107,

@@ -18,6 +18,7 @@ from codesign.firmware.ops.base import (
     register,
     weight_ints,
 )
+from codesign.firmware.ops.conv import ConvOp
 from codesign.firmware.ops.dense import DenseOp, TimeDistributedOp
 from codesign.firmware.ops.elementwise import (
     ActivationOp,
@@ -34,7 +35,36 @@ from codesign.firmware.ops.pooling import PoolingOp
 from codesign.firmware.ops.quantizer import FixedPointQuantizerOp
 from codesign.firmware.ops.tables import SoftmaxOp, TableActivationOp, activation_tables, table_index
 
-__all__ = ["CONVERTERS", "OPS", "ActivationOp", "BatchNormOp", "ConcatenateOp", "Conversion", "DenseOp", "FixedPointQuantizerOp",
-           "HardActivationOp", "IdentityOp", "InputOp", "LSTMOp", "LeakyReLUOp", "MergeOp", "Op", "PReLUOp", "PoolingOp", "ResizeOp",
-           "SoftmaxOp", "TableActivationOp", "Tensor", "ThresholdedReLUOp", "TimeDistributedOp", "UnsupportedLayer",
-           "activation_tables", "layer_type", "op_from_dict", "register", "table_index", "weight_ints"]
+__all__ = [
+    "CONVERTERS",
+    "OPS",
+    "ActivationOp",
+    "BatchNormOp",
+    "ConcatenateOp",
+    "ConvOp",
+    "Conversion",
+    "DenseOp",
+    "FixedPointQuantizerOp",
+    "HardActivationOp",
+    "IdentityOp",
+    "InputOp",
+    "LSTMOp",
+    "LeakyReLUOp",
+    "MergeOp",
+    "Op",
+    "PReLUOp",
+    "PoolingOp",
+    "ResizeOp",
+    "SoftmaxOp",
+    "TableActivationOp",
+    "Tensor",
+    "ThresholdedReLUOp",
+    "TimeDistributedOp",
+    "UnsupportedLayer",
+    "activation_tables",
+    "layer_type",
+    "op_from_dict",
+    "register",
+    "table_index",
+    "weight_ints",
+]
