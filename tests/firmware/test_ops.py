@@ -64,8 +64,8 @@ def test_every_registered_op_round_trips_through_json():
 
 
 def test_unknown_op_in_json_is_refused():
-    with pytest.raises(ValueError, match="unknown op 'ConvOp' in program"):
-        Program.from_json('{"ops": [{"op": "ConvOp", "name": "c", "inputs": [], "out": {}}], "outputs": []}')
+    with pytest.raises(ValueError, match="unknown op 'GRUOp' in program"):
+        Program.from_json('{"ops": [{"op": "GRUOp", "name": "c", "inputs": [], "out": {}}], "outputs": []}')
 
 
 def test_registry_refuses_a_duplicate_op_or_hls4ml_class():
@@ -86,11 +86,11 @@ def _layer(cls, name, **attrs):
 
 def test_unsupported_hls4ml_layers_are_named_in_one_line():
     model = SimpleNamespace(outputs=["out"], get_layers=lambda: [
-        _layer("Input", "x"), _layer("Conv1D", "conv"), _layer("Activation", "soft", activation="softmax"),
+        _layer("Input", "x"), _layer("GRU", "gru"), _layer("Activation", "soft", activation="softmax"),
         _layer("Merge", "cat", op="Concatenate"), _layer("Reshape", "r")])
     with pytest.raises(UnsupportedLayer) as err:
         from_hls4ml(model)
-    assert str(err.value) == ("the emulator does not implement: conv (Conv1D), soft (Activation softmax), "
+    assert str(err.value) == ("the emulator does not implement: gru (GRU), soft (Activation softmax), "
                               "cat (Merge Concatenate)")
 
 
