@@ -40,7 +40,8 @@ def _model():
     return tf.keras.Model(inp, outs)
 
 
-@pytest.mark.parametrize("precision", ["ap_fixed<16,6>", pytest.param("ap_fixed<8,3>", marks=pytest.mark.slow)])
+@pytest.mark.slow  # CI C-simulates average pooling inside the CNN of test_conv.py
+@pytest.mark.parametrize("precision", ["ap_fixed<16,6>", "ap_fixed<8,3>"])
 def test_a_users_pooling_layers_are_bit_exact_with_csim(precision, tmp_path):
     import hls4ml
 
