@@ -195,7 +195,7 @@ def _read_free(layer, r: _Reading):
 @reads("Activation", "ParametrizedActivation", "PReLU", "TernaryTanh", "HardActivation")
 def _read_activation(layer, r: _Reading):
     common, cls, activation = r.common(layer), layer.class_name, r.activation(layer)
-    if cls in ("Activation", "ParametrizedActivation", "PReLU") and activation in CHEAP_ACTIVATIONS:
+    if cls in ("Activation", "ParametrizedActivation", "PReLU", "HardActivation") and activation in CHEAP_ACTIVATIONS:
         return [Layer(kind="activation", activation=activation, **common)]
     if cls in ("Activation", "ParametrizedActivation", "TernaryTanh", "HardActivation") \
             and activation in TABLE_ACTIVATIONS:
@@ -350,6 +350,40 @@ def _op_batchnorm(op, r: _ProgramReading):
 def _op_merge(op, r: _ProgramReading):
     n = r.width(op)
     return [Layer(kind="merge", activation=op.op, n_in=n, n_out=n, **r.common(op))]
+
+
+@reads_op(ops.ThresholdedReLUOp, ops.PReLUOp, ops.HardActivationOp)
+def _op_cheap_activation(op, r: _ProgramReading):
+    n = r.width(op)
+    activation = {ops.ThresholdedReLUOp: "thresholdedrelu", ops.PReLUOp: "prelu"}.get(type(op)) or op.activation
+    return [Layer(kind="activation", activation=activation, n_in=n, n_out=n, **r.common(op))]
+
+
+@reads_op(ops.TableActivationOp)
+def _op_table(op, r: _ProgramReading):
+    n = r.width(op)
+    return [Layer(kind="table", activation=op.activation, table_size=len(op.table), table_width=op.table_type.width,
+                  n_in=n, n_out=n, **r.common(op))]
+
+
+@reads_op(ops.SoftmaxOp)
+def _op_softmax(op, r: _ProgramReading):
+    n = r.width(op)
+    size = len(op.exp_table) if op.exp_table is not None else 1024
+    return [Layer(kind="softmax", activation="softmax", table_size=size,
+                  table_width=op.exp_type.width if op.exp_type is not None else 18, n_in=n, n_out=n, **r.common(op))]
+
+
+@reads_op(ops.ConcatenateOp)
+def _op_concatenate(op, r: _ProgramReading):
+    n = sum(int(np.prod(shape)) for shape in op.shapes)
+    return [Layer(kind="free", n_in=n, n_out=n, **r.common(op))]
+
+
+@reads_op(ops.ConvOp, ops.PoolingOp)
+def _op_unmodelled(op, r: _ProgramReading):
+    """Read (the emulator runs them) but not yet costed: refused in one line, as their hls4ml layers are."""
+    raise UnsupportedLayer(f"no resource model for program op {type(op).__name__} ({op.name}) yet")
 
 
 def from_program(program, n_inputs: int, hls_config: dict, part: str, clock_period_ns: float,
