@@ -5,10 +5,9 @@ against the emulator, bit for bit."""
 import numpy as np
 import pytest
 
-from codesign.firmware import fixed, program
-from codesign.firmware.fixed import FixedType
 from codesign.firmware.ops import ConvOp
 from codesign.firmware.ops.conv import im2col
+from tests.firmware.user_models import assert_bit_exact, compiled, input_type
 
 SHAPE = (18, 14, 1)  # CICADA's 18 x 14 calorimeter regions
 
@@ -41,29 +40,17 @@ def _cnn(seed: int = 0):
 
 @pytest.mark.parametrize("precision", ["ap_fixed<16,6>", pytest.param("ap_fixed<8,3>", marks=pytest.mark.slow)])
 def test_a_users_cnn_is_bit_exact_with_csim(precision, tmp_path):
-    import hls4ml
-
     model = _cnn()
-    config = hls4ml.utils.config_from_keras_model(model, granularity="model", backend="Vitis",
-                                                  default_precision=precision)
-    hm = hls4ml.converters.convert_from_keras_model(model, hls_config=config, backend="Vitis", io_type="io_parallel",
-                                                    output_dir=str(tmp_path / "prj"))
-    hm.compile()
-    prog = program.from_hls4ml(hm)
-    assert sum(isinstance(op, ConvOp) for op in prog.ops) == 3
-    t = FixedType.from_hls4ml(hm.get_input_variables()[0].type.precision)
+    hm = compiled(model, tmp_path, precision)
+    t = input_type(hm)
     rng = np.random.default_rng(3)
     n, size = 1500, int(np.prod(SHAPE))
     x = np.concatenate([rng.exponential(size=(n, size)), rng.normal(size=(n, size)) * t.max_value / 2,
                         rng.integers(t.int_min, t.int_max + 1, (n, size)) * t.lsb,
                         [np.full(size, t.min_value), np.full(size, t.max_value), np.zeros(size)]])
-    emulated = prog.run(x)
-    csim = hm.predict(x.reshape(-1, *SHAPE))
-    assert len(emulated) == len(csim) == 2
-    for name, emu, out_t, ref in zip(model.output_names, emulated, prog.output_types, csim):
-        np.testing.assert_array_equal(fixed.to_float(emu, out_t.frac), np.asarray(ref).reshape(len(x), -1),
-                                      err_msg=name)
+    prog, _, csim = assert_bit_exact(model, hm, x, SHAPE)
+    assert sum(isinstance(op, ConvOp) for op in prog.ops) == 3
     if precision == "ap_fixed<16,6>":  # and like Keras on typical images, to the fixed-point precision
         keras = model.predict(x[:n].reshape(-1, *SHAPE), verbose=0)
         for name, k, c in zip(model.output_names, keras, csim):
-            assert np.abs(np.asarray(c)[:n].reshape(n, -1) - k.reshape(n, -1)).mean() < 0.05, name
+            assert np.abs(c[:n] - k.reshape(n, -1)).mean() < 0.05, name

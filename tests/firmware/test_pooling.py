@@ -4,9 +4,9 @@ padded and global, converted and compiled by hls4ml; C-sim against the emulator 
 import numpy as np
 import pytest
 
-from codesign.firmware import fixed, program
 from codesign.firmware.fixed import FixedType
 from codesign.firmware.ops import PoolingOp, Tensor
+from tests.firmware.user_models import assert_bit_exact, compiled, input_type
 
 SHAPE = (8, 6, 3)
 
@@ -43,31 +43,19 @@ def _model():
 @pytest.mark.slow  # CI C-simulates average pooling inside the CNN of test_conv.py
 @pytest.mark.parametrize("precision", ["ap_fixed<16,6>", "ap_fixed<8,3>"])
 def test_a_users_pooling_layers_are_bit_exact_with_csim(precision, tmp_path):
-    import hls4ml
-
     model = _model()
-    config = hls4ml.utils.config_from_keras_model(model, granularity="model", backend="Vitis",
-                                                  default_precision=precision)
-    hm = hls4ml.converters.convert_from_keras_model(model, hls_config=config, backend="Vitis", io_type="io_parallel",
-                                                    output_dir=str(tmp_path / "prj"))
-    hm.compile()
-    prog = program.from_hls4ml(hm)
-    pools = [op for op in prog.ops if isinstance(op, PoolingOp)]
-    assert {(op.pool_op, op.in_height > 1) for op in pools} == {(p, d) for p in ("max", "average") for d in (0, 1)}
-    t = FixedType.from_hls4ml(hm.get_input_variables()[0].type.precision)
+    hm = compiled(model, tmp_path, precision)
+    t = input_type(hm)
     rng = np.random.default_rng(2)
     n, size = 4000, int(np.prod(SHAPE))
     # typical values, values that make the 9-cell sums wrap the accumulator, and random bit patterns
     x = np.concatenate([rng.normal(size=(n, size)), rng.normal(size=(n, size)) * t.max_value / 3,
                         rng.integers(t.int_min, t.int_max + 1, (n, size)) * t.lsb,
                         [np.full(size, t.min_value), np.full(size, t.max_value), np.zeros(size)]])
-    emulated = prog.run(x)
-    csim = hm.predict(x.reshape(-1, *SHAPE))
-    assert len(emulated) == len(csim) == len(model.output_names) == 7
-    for name, emu, out_t, ref in zip(model.output_names, emulated, prog.output_types, csim):
-        np.testing.assert_array_equal(fixed.to_float(emu, out_t.frac), np.asarray(ref).reshape(len(x), -1),
-                                      err_msg=name)
+    prog, _, csim = assert_bit_exact(model, hm, x, SHAPE)
+    pools = [op for op in prog.ops if isinstance(op, PoolingOp)]
+    assert {(op.pool_op, op.in_height > 1) for op in pools} == {(p, d) for p in ("max", "average") for d in (0, 1)}
     if precision == "ap_fixed<16,6>":  # and like Keras on typical values, to the 16-bit precision
         keras = model.predict(x[:n].reshape(-1, *SHAPE), verbose=0)
         for name, k, c in zip(model.output_names, keras, csim):
-            assert np.abs(np.asarray(c)[:n].reshape(n, -1) - k.reshape(n, -1)).max() < 0.01, name
+            assert np.abs(c[:n] - k.reshape(n, -1)).max() < 0.01, name

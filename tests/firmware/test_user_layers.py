@@ -16,6 +16,7 @@ from codesign.firmware.ops import (
     ThresholdedReLUOp,
     op_from_dict,
 )
+from tests.firmware.user_models import assert_bit_exact, compiled, input_type
 
 TABLES = ("sigmoid", "tanh", "softplus", "softsign", "selu")
 MERGE_NAMES = ("Average", "Maximum", "Minimum", "Subtract", "Concatenate")
@@ -42,20 +43,11 @@ def _user_model(seed: int = 0):
 
 
 def _compiled(model, tmp_path, precision: str):
-    import hls4ml
-
-    config = hls4ml.utils.config_from_keras_model(model, granularity="name", backend="Vitis",
-                                                  default_precision=precision)
-    # the logits in the model's precision, as hls4ml's tutorial sets every type (its 'auto' result would be the
+    # the logits in the model's precision, as hls4ml's tutorial sets every type (their 'auto' result would be the
     # 37-bit accumulator, whose top 10 bits index the exp table in steps of 128)
-    config["LayerName"]["logits"]["Precision"]["result"] = precision
-    config["LayerName"]["other"]["Precision"]["result"] = precision
-    for impl in SOFTMAX:
-        config["LayerName"][f"softmax_{impl}"]["Implementation"] = impl
-    hm = hls4ml.converters.convert_from_keras_model(model, hls_config=config, backend="Vitis", io_type="io_parallel",
-                                                    output_dir=str(tmp_path / "prj"))
-    hm.compile()
-    return hm
+    layers = {name: {"Precision": {"result": precision}} for name in ("logits", "other")}
+    layers.update({f"softmax_{impl}": {"Implementation": impl} for impl in SOFTMAX})
+    return compiled(model, tmp_path, precision, granularity="name", layers=layers)
 
 
 def _vectors(rng, n: int, t: FixedType) -> np.ndarray:
@@ -70,20 +62,15 @@ def _vectors(rng, n: int, t: FixedType) -> np.ndarray:
 def test_a_users_activations_and_merges_are_bit_exact_with_csim(precision, tmp_path):
     model = _user_model()
     hm = _compiled(model, tmp_path, precision)
-    prog = program.from_hls4ml(hm)
+    x = _vectors(np.random.default_rng(1), 3000, input_type(hm))
+    prog, emulated, csim = assert_bit_exact(model, hm, x)
     by_name = {op.name: op for op in prog.ops}
     assert {type(by_name[f"act_{a}"]) for a in TABLES} | {type(by_name["elu_half"])} == {TableActivationOp}
     assert {by_name[f"softmax_{i}"].implementation for i in SOFTMAX} == set(SOFTMAX)
     assert (type(by_name["hard_sigmoid"]), type(by_name["thr"]), type(by_name["prelu"])) == \
         (HardActivationOp, ThresholdedReLUOp, PReLUOp)
-    t = FixedType.from_hls4ml(hm.get_input_variables()[0].type.precision)
-    x = _vectors(np.random.default_rng(1), 3000, t)
-    emulated = prog.run(x)
-    csim = hm.predict(x)
-    assert len(emulated) == len(csim) == len(model.output_names) == 14 + len(MERGE_NAMES)
+    assert len(emulated) == 14 + len(MERGE_NAMES)
     assert {type(by_name[m.lower()]).__name__ for m in MERGE_NAMES} == {"MergeOp", "ConcatenateOp"}
-    for name, emu, out_t, ref in zip(model.output_names, emulated, prog.output_types, csim):
-        np.testing.assert_array_equal(fixed.to_float(emu, out_t.frac), ref, err_msg=name)
     if precision == "ap_fixed<16,6>":  # like Keras to the tables' precision (softmax mean |diff| 0.005, 0.011, 0.002)
         typical = slice(0, 3000)
         keras = dict(zip(model.output_names, model.predict(x[typical], verbose=0)))
