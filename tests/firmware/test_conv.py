@@ -7,7 +7,7 @@ import pytest
 
 from codesign.firmware.ops import ConvOp
 from codesign.firmware.ops.conv import im2col
-from tests.firmware.user_models import assert_bit_exact, compiled, input_type
+from tests.firmware.user_models import assert_bit_exact, compiled, grid_and_edges, input_type
 
 SHAPE = (18, 14, 1)  # CICADA's 18 x 14 calorimeter regions
 
@@ -46,8 +46,7 @@ def test_a_users_cnn_is_bit_exact_with_csim(precision, tmp_path):
     rng = np.random.default_rng(3)
     n, size = 1500, int(np.prod(SHAPE))
     x = np.concatenate([rng.exponential(size=(n, size)), rng.normal(size=(n, size)) * t.max_value / 2,
-                        rng.integers(t.int_min, t.int_max + 1, (n, size)) * t.lsb,
-                        [np.full(size, t.min_value), np.full(size, t.max_value), np.zeros(size)]])
+                        grid_and_edges(rng, n, size, t)])
     prog, _, csim = assert_bit_exact(model, hm, x, SHAPE)
     assert sum(isinstance(op, ConvOp) for op in prog.ops) == 3
     if precision == "ap_fixed<16,6>":  # and like Keras on typical images, to the fixed-point precision

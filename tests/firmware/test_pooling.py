@@ -6,7 +6,7 @@ import pytest
 
 from codesign.firmware.fixed import FixedType
 from codesign.firmware.ops import PoolingOp, Tensor
-from tests.firmware.user_models import assert_bit_exact, compiled, input_type
+from tests.firmware.user_models import assert_bit_exact, compiled, grid_and_edges, input_type
 
 SHAPE = (8, 6, 3)
 
@@ -50,8 +50,7 @@ def test_a_users_pooling_layers_are_bit_exact_with_csim(precision, tmp_path):
     n, size = 4000, int(np.prod(SHAPE))
     # typical values, values that make the 9-cell sums wrap the accumulator, and random bit patterns
     x = np.concatenate([rng.normal(size=(n, size)), rng.normal(size=(n, size)) * t.max_value / 3,
-                        rng.integers(t.int_min, t.int_max + 1, (n, size)) * t.lsb,
-                        [np.full(size, t.min_value), np.full(size, t.max_value), np.zeros(size)]])
+                        grid_and_edges(rng, n, size, t)])
     prog, _, csim = assert_bit_exact(model, hm, x, SHAPE)
     pools = [op for op in prog.ops if isinstance(op, PoolingOp)]
     assert {(op.pool_op, op.in_height > 1) for op in pools} == {(p, d) for p in ("max", "average") for d in (0, 1)}

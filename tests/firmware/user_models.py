@@ -27,6 +27,12 @@ def compiled(model, out_dir, precision: str, granularity: str = "model", layers:
     return hm
 
 
+def grid_and_edges(rng, n: int, size: int, t: FixedType) -> np.ndarray:
+    """n random bit patterns on the input grid, then the most negative, the largest and zero inputs."""
+    grid = rng.integers(t.int_min, t.int_max + 1, (n, size)) * t.lsb
+    return np.concatenate([grid, [np.full(size, t.min_value), np.full(size, t.max_value), np.zeros(size)]])
+
+
 def input_type(hm) -> FixedType:
     return FixedType.from_hls4ml(hm.get_input_variables()[0].type.precision)
 
