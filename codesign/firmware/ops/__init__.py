@@ -5,7 +5,7 @@ Adding an op: a class deriving from `Op` in a module here, decorated with `@regi
 `from_hls4ml` where it has fields of its own; import its module below. See `base.py`.
 """
 
-from codesign.firmware.ops.activations import HardActivationOp, PReLUOp, ThresholdedReLUOp
+from codesign.firmware.ops.activations import HardActivationOp, LeakyReLUOp, PReLUOp, ThresholdedReLUOp
 from codesign.firmware.ops.base import (
     CONVERTERS,
     OPS,
@@ -26,7 +26,6 @@ from codesign.firmware.ops.elementwise import (
     ConcatenateOp,
     IdentityOp,
     InputOp,
-    LeakyReLUOp,
     MergeOp,
     ResizeOp,
 )

@@ -1,4 +1,4 @@
-"""Activations computed without tables (io_parallel): ThresholdedReLU, PReLU, hard sigmoid and hard tanh."""
+"""Activations computed without tables (io_parallel): LeakyReLU, ThresholdedReLU, PReLU, hard sigmoid and hard tanh."""
 
 from __future__ import annotations
 
@@ -20,12 +20,50 @@ from codesign.firmware.ops.base import (
     shift_to,
     weight_ints,
 )
+from codesign.firmware.ops.tables import TableActivationOp
 
 
 def _product(x: Tensor, alpha, t: FixedType) -> tuple[np.ndarray, int, int]:
     bits = fixed.signed_bits(x.type) + fixed.signed_bits(t)
     v = x.values.astype(object) if fixed.needs_object(bits) else x.values
     return v * alpha, x.frac + t.frac, bits
+
+
+@register("ParametrizedActivation")
+@dataclass
+class LeakyReLUOp(Op):
+    """`res = data > 0 ? data : alpha * data`, alpha held in param_t."""
+
+    alpha: int = 0
+    param_type: FixedType = None
+
+    def run(self, env):
+        x = env[self.inputs[0]]
+        pos = fixed.cast(x.values, x.frac, self.out, bits_in=fixed.signed_bits(x.type))
+        bits = fixed.signed_bits(x.type) + fixed.signed_bits(self.param_type)
+        v = x.values.astype(object) if fixed.needs_object(bits) else x.values
+        neg = fixed.cast(v * self.alpha, x.frac + self.param_type.frac, self.out, bits_in=bits)
+        return Tensor(np.where(x.values > 0, pos, neg), self.out)
+
+    def to_dict(self):
+        return {**super().to_dict(), "alpha": int(self.alpha), "param_type": self.param_type.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LeakyReLUOp:
+        return cls(**common_fields(d), alpha=d["alpha"], param_type=FixedType(**d["param_type"]))
+
+    @classmethod
+    def from_hls4ml(cls, layer, name: str, out: FixedType, ctx: Conversion) -> Op | None:
+        activation = str(layer.get_attr("activation")).lower()
+        if activation == "thresholdedrelu":
+            return ThresholdedReLUOp.from_hls4ml(layer, name, out, ctx)
+        if activation == "elu":
+            return TableActivationOp.from_hls4ml(layer, name, out, ctx)
+        if activation not in ("leakyrelu", "leaky_relu"):
+            return None
+        pt = layer_type(layer, "param_t")
+        alpha = constant(layer.get_attr("activ_param"), pt)  # printed into the call, converted to param_t
+        return cls(name, list(layer.inputs), out, alpha=alpha, param_type=pt)
 
 
 @register()
@@ -60,20 +98,13 @@ class ThresholdedReLUOp(Op):
 
 @register("PReLU")
 @dataclass
-class PReLUOp(Op):
-    """`res[i] = data[i] > 0 ? data[i] : alpha[i] * data[i]`, one learned slope per element."""
+class PReLUOp(LeakyReLUOp):
+    """`res[i] = data[i] > 0 ? data[i] : alpha[i] * data[i]`: LeakyReLU with one learned slope per element."""
 
     alpha: np.ndarray = None
-    param_type: FixedType = None
-
-    def run(self, env):
-        x = env[self.inputs[0]]
-        pos = fixed.cast(x.values, x.frac, self.out, bits_in=fixed.signed_bits(x.type))
-        prod, frac, bits = _product(x, self.alpha[None, :], self.param_type)
-        return Tensor(np.where(x.values > 0, pos, fixed.cast(prod, frac, self.out, bits_in=bits)), self.out)
 
     def to_dict(self):
-        return {**super().to_dict(), "alpha": self.alpha.tolist(), "param_type": self.param_type.to_dict()}
+        return {**Op.to_dict(self), "alpha": self.alpha.tolist(), "param_type": self.param_type.to_dict()}
 
     @classmethod
     def from_dict(cls, d: dict) -> PReLUOp:

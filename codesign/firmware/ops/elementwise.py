@@ -1,4 +1,4 @@
-"""Element-wise ops: the input conversion, activations, batch normalisation, merges, reshapes and resizes."""
+"""Element-wise ops: the input conversion, linear/relu (other activations: activations.py, tables.py), batch normalisation, merges, reshapes and resizes."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ import numpy as np
 
 from codesign.firmware import fixed
 from codesign.firmware.fixed import FixedType
-from codesign.firmware.ops.activations import ThresholdedReLUOp
 from codesign.firmware.ops.base import (
     Conversion,
     Op,
     Tensor,
     common_fields,
-    constant,
     ints,
     layer_type,
     register,
@@ -68,44 +66,6 @@ class ActivationOp(Op):
         if str(layer.get_attr("activation")).lower() not in ("linear", "relu"):
             return TableActivationOp.from_hls4ml(layer, name, out, ctx)  # sigmoid, tanh, ...: hls4ml's tables
         return cls(name, list(layer.inputs), out, activation=layer.get_attr("activation").lower())
-
-
-
-@register("ParametrizedActivation")
-@dataclass
-class LeakyReLUOp(Op):
-    """`res = data > 0 ? data : alpha * data`, alpha held in param_t."""
-
-    alpha: int = 0
-    param_type: FixedType = None
-
-    def run(self, env):
-        x = env[self.inputs[0]]
-        pos = fixed.cast(x.values, x.frac, self.out, bits_in=fixed.signed_bits(x.type))
-        bits = fixed.signed_bits(x.type) + fixed.signed_bits(self.param_type)
-        v = x.values.astype(object) if fixed.needs_object(bits) else x.values
-        neg = fixed.cast(v * self.alpha, x.frac + self.param_type.frac, self.out, bits_in=bits)
-        return Tensor(np.where(x.values > 0, pos, neg), self.out)
-
-    def to_dict(self):
-        return {**super().to_dict(), "alpha": int(self.alpha), "param_type": self.param_type.to_dict()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> LeakyReLUOp:
-        return cls(**common_fields(d), alpha=d["alpha"], param_type=FixedType(**d["param_type"]))
-
-    @classmethod
-    def from_hls4ml(cls, layer, name: str, out: FixedType, ctx: Conversion) -> Op | None:
-        activation = str(layer.get_attr("activation")).lower()
-        if activation == "thresholdedrelu":
-            return ThresholdedReLUOp.from_hls4ml(layer, name, out, ctx)
-        if activation == "elu":
-            return TableActivationOp.from_hls4ml(layer, name, out, ctx)
-        if activation not in ("leakyrelu", "leaky_relu"):
-            return None
-        pt = layer_type(layer, "param_t")
-        alpha = constant(layer.get_attr("activ_param"), pt)  # printed into the call, converted to param_t
-        return cls(name, list(layer.inputs), out, alpha=alpha, param_type=pt)
 
 
 
